@@ -1,0 +1,206 @@
+"""The metadata store interface: all persisted workspace state except file contents.
+
+Implementations take and return entities from ``runyard._entities``, never ORM rows, and
+are safe to use from several processes at once (the SDK, the agent and job processes all
+open the same workspace). One contract suite, ``tests/_store/test_contract.py``, runs on
+every implementation.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from runyard._entities import (
+    ExperimentInfo,
+    MetricPoint,
+    MetricSeries,
+    ModelVersion,
+    RunInfo,
+    RunStatus,
+)
+
+
+class Store(abc.ABC):
+    """All persisted workspace metadata."""
+
+    # ---- experiments -----------------------------------------------------------------
+    @abc.abstractmethod
+    def get_or_create_experiment(self, name: str) -> ExperimentInfo:
+        """Idempotent, also when several processes call it at once."""
+
+    @abc.abstractmethod
+    def get_experiment(self, name: str) -> ExperimentInfo:
+        """Raises ExperimentNotFound."""
+
+    @abc.abstractmethod
+    def list_experiments(self) -> list[ExperimentInfo]:
+        """Ordered by name."""
+
+    # ---- runs ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_run(
+        self,
+        *,
+        run_id: str,
+        experiment_name: str,
+        status: RunStatus,
+        run_type: str,
+        target: str = "local",
+        parent_run_id: str | None = None,
+        display_name: str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str | None] | None = None,
+        properties: Mapping[str, str] | None = None,
+        definition: Mapping[str, Any] | None = None,
+    ) -> RunInfo:
+        """Creates the experiment if needed and gives the run the next number in its
+        experiment (1, 2, ... with no gap or duplicate under concurrency). Sets
+        start_time when created Running. Raises ExperimentNotFound never; raises
+        RunNotFound if parent_run_id does not exist."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunInfo:
+        """Raises RunNotFound."""
+
+    @abc.abstractmethod
+    def list_runs(
+        self,
+        *,
+        experiment_name: str | None = None,
+        parent_run_id: str | None = None,
+        include_children: bool = False,
+        statuses: Collection[RunStatus] | None = None,
+        tags: Mapping[str, str | None] | Collection[str] | None = None,
+        properties: Mapping[str, str] | Collection[str] | None = None,
+        run_type: str | None = None,
+    ) -> list[RunInfo]:
+        """Newest first (created_time, then number, descending).
+
+        parent_run_id given: that run's direct children. Otherwise top-level runs only,
+        unless include_children. tags/properties: a mapping requires key == value (a None
+        value means "key present"); a collection of keys requires the keys present."""
+
+    @abc.abstractmethod
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        error: Mapping[str, Any] | None = None,
+        expected: Collection[RunStatus] | None = None,
+    ) -> RunInfo | None:
+        """Moves a run to ``status`` atomically.
+
+        - From a terminal status: raises InvalidStatusTransition (same status: no-op).
+        - ``expected`` given and the current status not in it: returns None, changes
+          nothing (compare-and-set, used by the agent to claim queued runs).
+        - Sets start_time on the first move to Running, end_time on a terminal status.
+        - ``error`` is stored with it (``{"code", "message", ...}``)."""
+
+    @abc.abstractmethod
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+        definition: Mapping[str, Any] | None = None,
+        runtime: Mapping[str, Any] | None = None,
+    ) -> RunInfo:
+        """Sets the given fields; None leaves a field alone. ``definition`` and
+        ``runtime`` are merged key by key into what is stored."""
+
+    @abc.abstractmethod
+    def set_tags(self, run_id: str, tags: Mapping[str, str | None]) -> RunInfo: ...
+
+    @abc.abstractmethod
+    def remove_tags(self, run_id: str, keys: Collection[str]) -> RunInfo: ...
+
+    @abc.abstractmethod
+    def add_properties(self, run_id: str, properties: Mapping[str, str]) -> RunInfo:
+        """Raises ImmutablePropertyError, changing nothing, if a key is already set to a
+        different value. Setting the same value again is a no-op."""
+
+    # ---- metrics ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def log_metrics(
+        self,
+        run_id: str,
+        points: Sequence[MetricPoint],
+        *,
+        spool_offset: int | None = None,
+    ) -> None:
+        """Appends points in order, in one transaction.
+
+        The first point of a name fixes its kind; a later point with another kind raises
+        MetricTypeConflict and stores nothing of the batch. ``spool_offset``, when given,
+        is stored in the same transaction (see get_spool_offset), so a crash between the
+        two never duplicates or loses points. NaN and +/-inf round-trip."""
+
+    @abc.abstractmethod
+    def get_spool_offset(self, run_id: str) -> int:
+        """Bytes of the run's metric spool already ingested (0 when none)."""
+
+    @abc.abstractmethod
+    def get_metrics(
+        self, run_id: str, names: Collection[str] | None = None
+    ) -> dict[str, MetricSeries]:
+        """All points of each metric in logging order. 1,000,000 points of one metric
+        must come back in well under a second."""
+
+    # ---- models ----------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_model_version(
+        self,
+        *,
+        name: str,
+        artifact_prefix: str,
+        model_path: str,
+        tags: Mapping[str, str | None] | None = None,
+        properties: Mapping[str, str] | None = None,
+        description: str | None = None,
+        run_id: str | None = None,
+        experiment_name: str | None = None,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
+    ) -> ModelVersion:
+        """Next version for ``name`` (1, 2, ...), atomic across processes: concurrent
+        registrations of one name get distinct consecutive versions."""
+
+    @abc.abstractmethod
+    def get_model(self, name: str, version: int | None = None) -> ModelVersion:
+        """Latest version when version is None. Raises ModelNotFoundException."""
+
+    @abc.abstractmethod
+    def list_models(
+        self,
+        *,
+        name: str | None = None,
+        tags: Mapping[str, str | None] | Collection[str] | None = None,
+        properties: Mapping[str, str] | Collection[str] | None = None,
+        run_id: str | None = None,
+        latest: bool = False,
+    ) -> list[ModelVersion]:
+        """Ordered by name, then version descending. Filters as in list_runs."""
+
+    @abc.abstractmethod
+    def update_model(
+        self,
+        name: str,
+        version: int,
+        *,
+        description: str | None = None,
+        add_tags: Mapping[str, str | None] | None = None,
+        remove_tags: Collection[str] | None = None,
+        add_properties: Mapping[str, str] | None = None,
+    ) -> ModelVersion: ...
+
+    @abc.abstractmethod
+    def delete_model(self, name: str, version: int) -> None: ...
+
+    # ---- lifecycle -------------------------------------------------------------------
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Releases connections (the engine's pool)."""
