@@ -146,3 +146,24 @@ class ArtifactNotFound(NotFoundError, UserErrorException):
             more = f" (and {len(existing) - 50} more)" if len(existing) > 50 else ""
             hint = f" Files that exist: {shown}{more}."
         super().__init__(f"No file {name!r} in {where}.{hint}")
+
+
+class RunIdAlreadyExists(UserErrorException):
+    http_status = 409
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(
+            f"A run with id {run_id!r} already exists in this workspace. Run ids are unique: "
+            "leave run_id unset to get a fresh one, or pick another id."
+        )
+
+
+class ModelPropertyImmutable(UserErrorException):
+    http_status = 409
+
+    def __init__(self, model_id: str, key: str, old: str, new: str) -> None:
+        super().__init__(
+            f"Property {key!r} of model {model_id!r} is already {old!r}; properties cannot be "
+            f"changed once set (tried {new!r}). Use model.add_tags({{{key!r}: ...}}) for values "
+            "that change, or register a new version."
+        )
