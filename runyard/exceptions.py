@@ -167,3 +167,83 @@ class ModelPropertyImmutable(UserErrorException):
             f"changed once set (tried {new!r}). Use model.add_tags({{{key!r}: ...}}) for values "
             "that change, or register a new version."
         )
+
+
+# ---- environments (runyard.core.environment, runyard._envs) ---------------------------------
+
+
+class InvalidCondaSpec(UserErrorException):
+    def __init__(self, spec: str, why: str) -> None:
+        self.spec = spec
+        super().__init__(
+            f"Conda package spec {spec!r} cannot be used: {why}. Write it as name, name=1.2 "
+            "(prefix match), name==1.2.3 or name>=1.2,<2, or move it to pip_packages."
+        )
+
+
+class CondaPackageNotMappable(UserErrorException):
+    """A conda package with no PyPI twin: there is no conda here to install it."""
+
+    def __init__(self, name: str, hint: str | None, *, message: str | None = None) -> None:
+        self.names = [name]
+        detail = f" ({hint})" if hint else ""
+        super().__init__(
+            message
+            or f"Conda package {name!r} has no PyPI equivalent{detail}, and Runyard builds "
+            "environments with pip packages only (no conda). Remove it from conda_packages / "
+            "the conda YAML, or list a PyPI package that provides it in pip_packages."
+        )
+
+    @classmethod
+    def many(cls, errors: list[CondaPackageNotMappable]) -> CondaPackageNotMappable:
+        names = [n for e in errors for n in e.names]
+        exc = cls(
+            names[0],
+            None,
+            message=f"Conda packages {names} have no PyPI equivalent, and Runyard builds "
+            "environments with pip packages only (no conda). Remove them from conda_packages "
+            "/ the conda YAML, or list PyPI packages that provide them in pip_packages. "
+            + " ".join(str(e) for e in errors),
+        )
+        exc.names = names
+        return exc
+
+
+class EnvironmentSpecConflict(UserErrorException):
+    def __init__(self, requirement: str, pin: str, environment: str) -> None:
+        super().__init__(
+            f"pip package {requirement!r} conflicts with {pin!r}, which environment "
+            f"{environment!r} pins because its framework needs it. Drop the version from "
+            f"{requirement!r} (an unpinned name keeps the pin), or, to override on purpose, "
+            f"remove {pin!r} from env.python.build_settings.constraints."
+        )
+
+
+class EnvironmentBuildFailed(RunyardError):
+    """uv could not build the environment; the message ends with uv's own output."""
+
+    def __init__(self, spec_hash: str, step: str, uv_output: str) -> None:
+        self.spec_hash = spec_hash
+        self.uv_output = uv_output
+        super().__init__(
+            f"Building environment {spec_hash[:12]} failed while {step}. Nothing was kept, "
+            "so the next run builds it again; fix the package list (see uv's message below) "
+            f"and resubmit.\nuv said:\n{uv_output.strip()}"
+        )
+
+
+class EnvironmentNotFound(NotFoundError, UserErrorException):
+    def __init__(self, name: str, version: str | None = None) -> None:
+        which = (
+            f"version {version!r} of environment {name!r}"
+            if version
+            else (f"environment named {name!r}")
+        )
+        super().__init__(
+            f"No {which} in this workspace. Register it with env.register(workspace); "
+            "list registered and curated environments with Environment.list(workspace)."
+        )
+
+
+class InvalidEnvironmentDefinition(UserErrorException):
+    """A bad Environment setting or file (the message names it)."""
