@@ -1,0 +1,94 @@
+"""Names of the environment variables a submitted job sees, and building that environment.
+
+Light on purpose: job processes import it. v1's names where v1 has them, so scripts written
+for Azure ML find their run the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+RUN_ID = "AZUREML_RUN_ID"
+SUBSCRIPTION = "AZUREML_ARM_SUBSCRIPTION"
+RESOURCE_GROUP = "AZUREML_ARM_RESOURCEGROUP"
+WORKSPACE_NAME = "AZUREML_ARM_WORKSPACE_NAME"
+EXPERIMENT_NAME = "AZUREML_ARM_PROJECT_NAME"
+EXPERIMENT_ID = "AZUREML_EXPERIMENT_ID"
+WORKSPACE_ID = "AZUREML_WORKSPACE_ID"
+SERVICE_ENDPOINT = "AZUREML_SERVICE_ENDPOINT"
+RUN_TOKEN = "AZUREML_RUN_TOKEN"
+SOURCE_DIRECTORY = "AZUREML_SOURCE_DIRECTORY"
+ENTRY_SCRIPT = "AZUREML_ENTRY_SCRIPT"
+TARGET_TYPE = "AZUREML_TARGET_TYPE"
+OUTPUT_DIRECTORY = "AZUREML_OUTPUT_DIRECTORY"
+WORKSPACE_DIR = "RUNYARD_WORKSPACE_DIR"
+SPOOL = "RUNYARD_SPOOL"
+HOME = "RUNYARD_HOME"
+
+# Without these get_context cannot find the run; the rest are informative.
+REQUIRED = (RUN_ID, EXPERIMENT_NAME, WORKSPACE_NAME, WORKSPACE_DIR, SPOOL)
+
+
+def missing_variables(environ: Mapping[str, str]) -> list[str]:
+    return [name for name in REQUIRED if not environ.get(name)]
+
+
+def package_pythonpath(environ: Mapping[str, str]) -> str | None:
+    """PYTHONPATH that lets a child Python import this same runyard (a source checkout
+    is not on sys.path of a process started elsewhere); None when nothing is needed."""
+    parent = str(Path(__file__).resolve().parent.parent)
+    if any(parent == p for p in sys.path if "site-packages" in p):
+        return None
+    current = environ.get("PYTHONPATH", "")
+    if parent in current.split(os.pathsep):
+        return None
+    return parent + (os.pathsep + current if current else "")
+
+
+def job_environment(
+    *,
+    base: Mapping[str, str],
+    run_id: str,
+    experiment_name: str,
+    experiment_id: str,
+    workspace: Mapping[str, str],
+    workspace_dir: Path,
+    home: Path,
+    spool: Path,
+    source_directory: str,
+    script: str,
+    target: str,
+    user_variables: Mapping[str, str],
+) -> dict[str, str]:
+    """``base`` plus the job variables, then the user's own variables on top."""
+    env = dict(base)
+    env.update(
+        {
+            RUN_ID: run_id,
+            SUBSCRIPTION: workspace.get("subscription_id", ""),
+            RESOURCE_GROUP: workspace.get("resource_group", ""),
+            WORKSPACE_NAME: workspace.get("name", workspace_dir.name),
+            EXPERIMENT_NAME: experiment_name,
+            EXPERIMENT_ID: experiment_id,
+            WORKSPACE_ID: workspace.get("id", ""),
+            SERVICE_ENDPOINT: f"file://{workspace_dir}",
+            # Nothing checks it locally; v1 scripts sometimes read it, so it is never empty.
+            RUN_TOKEN: "local",
+            SOURCE_DIRECTORY: source_directory,
+            ENTRY_SCRIPT: script,
+            TARGET_TYPE: target,
+            OUTPUT_DIRECTORY: "./outputs",
+            WORKSPACE_DIR: str(workspace_dir),
+            SPOOL: str(spool),
+            HOME: str(home),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    pythonpath = package_pythonpath(env)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+    env.update({str(k): str(v) for k, v in user_variables.items()})
+    return env

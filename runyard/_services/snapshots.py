@@ -1,0 +1,192 @@
+"""Content-addressed snapshots of a run's source directory.
+
+``snapshots/blobs/<sha256>`` holds each distinct file once; ``snapshots/manifests/<id>.json``
+maps relative POSIX paths to ``[sha256, mode]``, and the id is the sha256 of that manifest,
+so two identical source directories share one snapshot. Ignore rules follow v1: ``.amlignore``
+when present, else ``.gitignore`` (gitignore syntax through ``pathspec``; nested ignore files
+apply below their folder). ``.git/`` and ``__pycache__/`` are always skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pathspec
+
+from runyard._config import Settings, WorkspaceLayout
+from runyard.exceptions import SnapshotException, UserErrorException
+
+_ALWAYS_SKIPPED_DIRS = frozenset({".git", "__pycache__"})
+_IGNORE_FILES = (".amlignore", ".gitignore")
+_SHOWN_LARGEST = 5
+
+
+@dataclass(frozen=True, slots=True)
+class _SourceFile:
+    rel: str
+    path: Path
+    size: int
+    mode: int
+
+
+def _ignore_spec(folder: Path) -> pathspec.PathSpec | None:
+    for name in _IGNORE_FILES:
+        candidate = folder / name
+        if candidate.is_file():
+            lines = candidate.read_text(encoding="utf-8", errors="replace").splitlines()
+            return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return None
+
+
+def _ignored(specs: list[tuple[str, pathspec.PathSpec]], rel: str, is_dir: bool) -> bool:
+    for base, spec in specs:
+        sub = rel[len(base) :] if base else rel
+        if spec.match_file(sub + "/" if is_dir else sub):
+            return True
+    return False
+
+
+def list_source_files(source_directory: Path) -> list[_SourceFile]:
+    """Files that go into the snapshot, sorted by path, honouring ignore files."""
+    files: list[_SourceFile] = []
+    stack: list[tuple[Path, str, list[tuple[str, pathspec.PathSpec]]]] = [
+        (source_directory, "", [])
+    ]
+    while stack:
+        folder, rel_folder, specs = stack.pop()
+        spec = _ignore_spec(folder)
+        if spec is not None:
+            specs = [*specs, (rel_folder, spec)]
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                rel = rel_folder + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name in _ALWAYS_SKIPPED_DIRS or _ignored(specs, rel, True):
+                        continue
+                    stack.append((Path(entry.path), rel + "/", specs))
+                elif entry.is_file() and not _ignored(specs, rel, False):
+                    st = entry.stat()
+                    files.append(_SourceFile(rel, Path(entry.path), st.st_size, st.st_mode))
+    files.sort(key=lambda f: f.rel)
+    return files
+
+
+def check_source_directory(source_directory: str | os.PathLike[str]) -> Path:
+    path = Path(source_directory).expanduser()
+    if not path.exists():
+        raise UserErrorException(
+            f"source_directory {str(source_directory)!r} does not exist (resolved to "
+            f"{path.resolve()}). Pass the folder that holds your script, e.g. "
+            "ScriptRunConfig(source_directory='.', script='train.py')."
+        )
+    if not path.is_dir():
+        raise UserErrorException(
+            f"source_directory {str(source_directory)!r} is a file, not a folder. Pass the "
+            "folder that holds your script and name the script with script=..."
+        )
+    return path.resolve()
+
+
+def _check_limits(source: Path, files: list[_SourceFile], settings: Settings) -> None:
+    total = sum(f.size for f in files)
+    too_big = total > settings.snapshot_max_bytes
+    too_many = len(files) > settings.snapshot_max_files
+    if not (too_big or too_many):
+        return
+    largest = sorted(files, key=lambda f: f.size, reverse=True)[:_SHOWN_LARGEST]
+    shown = ", ".join(f"{f.rel} ({f.size / 1e6:.1f} MB)" for f in largest)
+    if too_big:
+        what = (
+            f"total snapshot size {total / 1e6:.2f} MB exceeds the limit of "
+            f"{settings.snapshot_max_bytes / 1e6:.2f} MB"
+        )
+        knob = "RUNYARD_SNAPSHOT_MAX_SIZE_BYTES"
+    else:
+        what = (
+            f"it holds {len(files)} files, more than the limit of "
+            f"{settings.snapshot_max_files} files"
+        )
+        knob = "RUNYARD_SNAPSHOT_MAX_FILES"
+    raise SnapshotException(
+        f"Cannot snapshot source directory {str(source)!r}: {what}. Largest files: {shown}. "
+        "Keep data, virtual environments and outputs out of source_directory by listing them "
+        f"in a .amlignore (or .gitignore) file there, or raise the limit with {knob}."
+    )
+
+
+def _store_blob(blobs: Path, src: Path) -> str:
+    digest = hashlib.sha256()
+    with open(src, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    sha = digest.hexdigest()
+    dest = blobs / sha
+    if not dest.exists():
+        # Write beside then rename, so a concurrent snapshot never sees half a blob.
+        fd, tmp = tempfile.mkstemp(dir=blobs, prefix=".tmp-")
+        os.close(fd)
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    return sha
+
+
+def take_snapshot(
+    services_or_layout: Any, source_directory: str | os.PathLike[str], settings: Settings
+) -> str:
+    """Snapshots ``source_directory`` into the workspace and returns the snapshot id.
+
+    Raises:
+        UserErrorException: the directory is missing or is a file.
+        SnapshotException: it is over the size or file-count limit (checked before
+            anything is copied).
+    """
+    layout: WorkspaceLayout = getattr(services_or_layout, "layout", services_or_layout)
+    source = check_source_directory(source_directory)
+    files = list_source_files(source)
+    _check_limits(source, files, settings)
+    blobs = layout.snapshots_dir / "blobs"
+    manifests = layout.snapshots_dir / "manifests"
+    blobs.mkdir(parents=True, exist_ok=True)
+    manifests.mkdir(parents=True, exist_ok=True)
+    manifest = {f.rel: [_store_blob(blobs, f.path), f.mode & 0o777] for f in files}
+    text = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+    snapshot_id = hashlib.sha256(text).hexdigest()
+    target = manifests / f"{snapshot_id}.json"
+    if not target.exists():
+        fd, tmp = tempfile.mkstemp(dir=manifests, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    return snapshot_id
+
+
+def read_manifest(layout: WorkspaceLayout, snapshot_id: str) -> dict[str, list]:
+    path = layout.snapshots_dir / "manifests" / f"{snapshot_id}.json"
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise UserErrorException(
+            f"Snapshot {snapshot_id!r} is not in this workspace ({path} is missing); "
+            "submit the run again to take a new snapshot."
+        ) from None
+
+
+def materialize(layout: WorkspaceLayout, snapshot_id: str, dest: str | os.PathLike[str]) -> Path:
+    """Copies the snapshot's files into ``dest`` (copies, never links: the job may
+    modify its working copy)."""
+    dest = Path(dest)
+    blobs = layout.snapshots_dir / "blobs"
+    dest.mkdir(parents=True, exist_ok=True)
+    for rel, (sha, mode) in read_manifest(layout, snapshot_id).items():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(blobs / sha, target)
+        os.chmod(target, mode)
+    return dest

@@ -1,0 +1,411 @@
+"""One submitted run's life inside the agent: start it, follow it, finish it.
+
+A ``Supervisor`` is one thread per running job. The job's stdout and stderr go straight to
+the artifact file ``azureml-logs/70_driver_log.txt`` (the child holds its own descriptor), so
+nothing is lost if the agent dies. The metric spool is ingested every ``TICK`` seconds and
+``./logs`` uploaded live; ``./outputs`` is uploaded before the final status is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from runyard import _jobenv
+from runyard._entities import MetricKind, MetricPoint, RunInfo, RunStatus
+from runyard._services import Services
+from runyard._services.snapshots import materialize
+from runyard._spool import IMAGE, LIST, SCALAR, TABLE, read_records
+from runyard._store.artifacts import check_artifact_name
+from runyard.exceptions import InvalidArtifactName, MetricTypeConflict, RunyardError
+
+log = logging.getLogger(__name__)
+
+TICK = 0.5  # seconds between spool ingests / live log uploads / cancel checks
+KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL of a canceled job
+ACTIVE = (
+    RunStatus.PREPARING,
+    RunStatus.STARTING,
+    RunStatus.RUNNING,
+    RunStatus.FINALIZING,
+    RunStatus.CANCEL_REQUESTED,
+)
+DRIVER_LOG = "azureml-logs/70_driver_log.txt"
+_TAIL_BYTES = 64 * 1024
+_TAIL_LINES = 40
+_KINDS = {SCALAR: MetricKind.SCALAR, LIST: MetricKind.LIST, TABLE: MetricKind.TABLE}
+
+
+# ---- spool ingest ----------------------------------------------------------------------
+
+
+def _points(record: Mapping[str, Any]) -> list[MetricPoint]:
+    name, kind, value, t = record["n"], record["k"], record["v"], record["t"]
+    desc = record.get("d", "")
+    if kind == SCALAR:
+        return [MetricPoint(name, MetricKind.SCALAR, value, t, record.get("s"), desc)]
+    if kind == IMAGE:
+        return [MetricPoint(name, MetricKind.IMAGE, value, t, None, desc)]
+    if kind == TABLE and isinstance(value, list):  # log_table: a list of rows
+        return [MetricPoint(name, MetricKind.TABLE, row, t, None, desc) for row in value]
+    if kind == TABLE:
+        return [MetricPoint(name, MetricKind.TABLE, value, t, None, desc)]
+    return [MetricPoint(name, _KINDS[kind], v, t, None, desc) for v in value]
+
+
+class SpoolIngester:
+    """Moves complete spool records into the store, remembering the ingested offset."""
+
+    def __init__(self, services: Services, run_id: str, path: Path) -> None:
+        self.services, self.run_id, self.path = services, run_id, path
+        self.offset = services.store.get_spool_offset(run_id)
+
+    def ingest(self) -> None:
+        while True:
+            records, end = read_records(self.path, self.offset)
+            if end == self.offset:
+                return
+            self._apply(records, end)
+            self.offset = end
+
+    def _apply(self, records: list[dict[str, Any]], end: int) -> None:
+        store, points = self.services.store, []
+        for record in records:
+            if "tags" in record:
+                store.set_tags(self.run_id, record["tags"])
+            elif "props" in record:
+                try:
+                    store.add_properties(self.run_id, record["props"])
+                except RunyardError as exc:  # e.g. an immutable property set twice
+                    log.warning("run %s: property record refused: %s", self.run_id, exc)
+            else:
+                points.extend(_points(record))
+        try:
+            store.log_metrics(self.run_id, points, spool_offset=end)
+        except MetricTypeConflict:
+            # Another writer (an interactive session) fixed a kind first: keep what fits.
+            for point in points:
+                try:
+                    store.log_metrics(self.run_id, [point])
+                except MetricTypeConflict as exc:
+                    log.warning("run %s: %s", self.run_id, exc)
+            store.log_metrics(self.run_id, [], spool_offset=end)
+
+
+# ---- uploads -----------------------------------------------------------------------------
+
+
+def upload_changed(
+    services: Services, run_id: str, folder: Path, prefix: str, seen: dict[str, tuple[int, int]]
+) -> None:
+    """Uploads files of ``folder`` whose (mtime, size) changed since ``seen``."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(folder).as_posix()
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+        if seen.get(rel) == stamp:
+            continue
+        try:
+            name = check_artifact_name(f"{prefix}/{rel}")
+        except InvalidArtifactName as exc:
+            log.warning("run %s: not uploading %s: %s", run_id, path, exc)
+            continue
+        services.artifacts.put_file(f"runs/{run_id}/{name}", path)
+        seen[rel] = stamp
+
+
+# ---- the driver log ------------------------------------------------------------------------
+
+
+def last_error_lines(driver_log: Path) -> list[str]:
+    """The script's last traceback (or, without one, its last lines) from the driver log."""
+    try:
+        with open(driver_log, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - _TAIL_BYTES))
+            text = f.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    lines = [line for line in text.splitlines() if line.strip()]
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent")]
+    if starts:
+        lines = lines[starts[-1] :]
+    return lines[-_TAIL_LINES:]
+
+
+# ---- processes ---------------------------------------------------------------------------
+
+
+def process_of_run(pid: int, run_id: str) -> bool:
+    """True when ``pid`` is alive and is that run's job (a reused pid is not)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    return f"{_jobenv.RUN_ID}={run_id}".encode() in environ.split(b"\0")
+
+
+def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def signal_text(returncode: int) -> str:
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = "unknown signal"
+    return f"killed by signal {-returncode} ({name})"
+
+
+def failure_error(script: str, returncode: int, driver_log: Path | None) -> dict[str, Any]:
+    lines = last_error_lines(driver_log) if driver_log is not None else []
+    if returncode < 0:
+        code, what = "ProcessKilled", f"was {signal_text(returncode)}"
+    else:
+        code, what = "UserError", f"exited with code {returncode}"
+    tail = "\n".join(lines)
+    message = f"The script {script!r} {what}."
+    if tail:
+        message += f" Last lines of {DRIVER_LOG}:\n{tail}"
+    else:
+        message += f" It wrote nothing to {DRIVER_LOG}."
+    return {"code": code, "message": message, "exit_code": returncode, "last_error_lines": lines}
+
+
+# ---- one job -----------------------------------------------------------------------------
+
+
+def _workspace_identity(services: Services) -> dict[str, str]:
+    import json
+
+    try:
+        data = json.loads(services.layout.workspace_json.read_text())
+    except (FileNotFoundError, ValueError):
+        data = {}
+    data.setdefault("name", services.layout.root.name)
+    return {k: str(v) for k, v in data.items() if v is not None}
+
+
+class Supervisor(threading.Thread):
+    """Runs one claimed (Preparing) run to its end. ``stop_requested`` is set by the agent
+    when it is told to stop: the job is killed and the run ends Failed, never silently
+    requeued."""
+
+    def __init__(self, services: Services, run_id: str, agent_pid: int) -> None:
+        super().__init__(name=f"supervisor-{run_id}", daemon=True)
+        self.services, self.run_id, self.agent_pid = services, run_id, agent_pid
+        self.stop_requested = threading.Event()
+        self.job_dir = services.layout.jobs_dir / run_id
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # the agent must outlive any single job's failure
+            log.exception("run %s: supervisor failed", self.run_id)
+            self._set(RunStatus.FAILED, {"code": "SupervisorError", "message": repr(exc)})
+            if self.proc is not None and self.proc.poll() is None:
+                kill_group(self.proc.pid)
+
+    def _set(self, status: RunStatus, error: Mapping[str, Any] | None = None, expected=None):
+        try:
+            return self.services.store.set_run_status(
+                self.run_id, status, error=error, expected=expected
+            )
+        except RunyardError as exc:  # already terminal (canceled under us): keep it
+            log.info("run %s: not moved to %s: %s", self.run_id, status, exc)
+            return None
+
+    def _run(self) -> None:
+        store = self.services.store
+        store.update_run(self.run_id, runtime={"agent_pid": self.agent_pid})
+        if self._set(RunStatus.STARTING, expected={RunStatus.PREPARING}) is None:
+            return self._end_early()
+        info = store.get_run(self.run_id)
+        workdir = materialize(self.services.layout, info.definition["snapshot_id"], self._wd)
+        self.proc = self._start(info, workdir)
+        store.update_run(
+            self.run_id,
+            runtime={"pid": self.proc.pid, "agent_pid": self.agent_pid, "workdir": str(workdir)},
+        )
+        if self._set(RunStatus.RUNNING, expected={RunStatus.STARTING}) is None:
+            kill_group(self.proc.pid)
+        self._follow(workdir)
+        self._finish(info, workdir)
+
+    @property
+    def _wd(self) -> Path:
+        return self.job_dir / "wd"
+
+    @property
+    def spool(self) -> Path:
+        return self.job_dir / "spool.bin"
+
+    def driver_log(self) -> Path:
+        key = f"runs/{self.run_id}/{DRIVER_LOG}"
+        path = self.services.artifacts.local_path(key)
+        if path is None:  # a remote artifact store: keep it here, upload at the end
+            path = self.job_dir / "70_driver_log.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _start(self, info: RunInfo, workdir: Path) -> subprocess.Popen[bytes]:
+        definition = info.definition
+        self.spool.touch()
+        env = _jobenv.job_environment(
+            base=os.environ,
+            run_id=self.run_id,
+            experiment_name=info.experiment_name,
+            experiment_id=str(definition.get("experiment_id", "")),
+            workspace=_workspace_identity(self.services),
+            workspace_dir=self.services.layout.root,
+            home=self.services.settings.home,
+            spool=self.spool,
+            source_directory=str(definition.get("source_directory", "")),
+            script=definition["script"],
+            target=info.target,
+            user_variables=definition.get("environment_variables") or {},
+        )
+        argv = [sys.executable, definition["script"], *definition.get("arguments", [])]
+        with open(self.driver_log(), "ab") as out:
+            return subprocess.Popen(
+                argv,
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def _follow(self, workdir: Path) -> None:
+        assert self.proc is not None
+        ingester = SpoolIngester(self.services, self.run_id, self.spool)
+        seen: dict[str, tuple[int, int]] = {}
+        self.ingester, self.seen_logs = ingester, seen
+        killing_since: float | None = None
+        while True:
+            try:
+                self.proc.wait(timeout=TICK)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+            ingester.ingest()
+            upload_changed(self.services, self.run_id, workdir / "logs", "logs", seen)
+            if killing_since is None and self._should_kill():
+                kill_group(self.proc.pid, signal.SIGTERM)
+                killing_since = _now()
+            elif killing_since is not None and _now() - killing_since > KILL_GRACE:
+                kill_group(self.proc.pid)
+
+    def _should_kill(self) -> bool:
+        if self.stop_requested.is_set():
+            return True
+        status = self.services.store.get_run(self.run_id).status
+        return status is RunStatus.CANCEL_REQUESTED or status.is_terminal()
+
+    def _finish(self, info: RunInfo, workdir: Path) -> None:
+        assert self.proc is not None
+        code = self.proc.returncode
+        kill_group(self.proc.pid)  # stray children of the job die with it
+        status = self.services.store.get_run(self.run_id).status
+        if status is RunStatus.RUNNING and not self.stop_requested.is_set():
+            self._set(RunStatus.FINALIZING, expected={RunStatus.RUNNING})
+        self.ingester.ingest()
+        self._upload_results(workdir)
+        if self.stop_requested.is_set():
+            self._set(RunStatus.FAILED, agent_gone_error(self.agent_pid, status, "stopped"))
+        elif status is RunStatus.CANCEL_REQUESTED:
+            self._set(RunStatus.CANCELED)
+        elif code == 0:
+            self._set(RunStatus.COMPLETED)
+        else:
+            script = info.definition["script"]
+            self._set(RunStatus.FAILED, failure_error(script, code, self.driver_log()))
+        self._cleanup()
+
+    def _upload_results(self, workdir: Path) -> None:
+        upload_changed(self.services, self.run_id, workdir / "logs", "logs", self.seen_logs)
+        upload_changed(self.services, self.run_id, workdir / "outputs", "outputs", {})
+        own_log = self.job_dir / "70_driver_log.txt"
+        if own_log.exists():
+            self.services.artifacts.put_file(f"runs/{self.run_id}/{DRIVER_LOG}", own_log)
+
+    def _end_early(self) -> None:
+        status = self.services.store.get_run(self.run_id).status
+        if status is RunStatus.CANCEL_REQUESTED:
+            self._set(RunStatus.CANCELED)
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        shutil.rmtree(self.job_dir, ignore_errors=True)
+
+
+def _now() -> float:
+    import time
+
+    return time.monotonic()
+
+
+# ---- runs whose supervisor is gone -------------------------------------------------------
+
+
+def agent_gone_error(agent_pid: Any, status: RunStatus, how: str) -> dict[str, Any]:
+    if how == "stopped":
+        code, what = "AgentStopped", "was stopped (runyard agent stop / SIGTERM)"
+    else:
+        code, what = "AgentDied", "stopped unexpectedly"
+    return {
+        "code": code,
+        "message": (
+            f"The agent (pid {agent_pid if agent_pid is not None else 'unknown'}) that "
+            f"supervised this run {what} while the run was {status.value}; the run's process "
+            "was ended and its logged metrics kept. Rerun it (experiment.submit(config))."
+        ),
+    }
+
+
+def finish_orphan(services: Services, info: RunInfo) -> None:
+    """Ends a run whose supervisor is gone (its agent died): keeps every metric it spooled,
+    kills its process group if still alive, uploads what it left, marks it Failed."""
+    job_dir = services.layout.jobs_dir / info.run_id
+    pid = info.runtime.get("pid")
+    if isinstance(pid, int) and process_of_run(pid, info.run_id):
+        kill_group(pid)
+    SpoolIngester(services, info.run_id, job_dir / "spool.bin").ingest()
+    for folder in ("logs", "outputs"):
+        upload_changed(services, info.run_id, job_dir / "wd" / folder, folder, {})
+    if info.status is RunStatus.CANCEL_REQUESTED:
+        status, error = RunStatus.CANCELED, None
+    else:
+        status = RunStatus.FAILED
+        error = agent_gone_error(info.runtime.get("agent_pid"), info.status, "died")
+    try:
+        services.store.set_run_status(info.run_id, status, error=error, expected=ACTIVE)
+    except RunyardError as exc:
+        log.warning("run %s: not reconciled: %s", info.run_id, exc)
+    shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def reconcile(services: Services) -> list[str]:
+    """Ends every agent-run run left active by a dead agent; queued runs stay queued.
+    Call only while holding the agent lock (so no live supervisor owns these runs)."""
+    ended = []
+    for info in services.store.list_runs(statuses=ACTIVE, include_children=True):
+        if "snapshot_id" in info.definition:
+            finish_orphan(services, info)
+            ended.append(info.run_id)
+    return ended
