@@ -1,0 +1,5 @@
+"""Alembic migrations of the metadata store, run programmatically (see upgrade.py)."""
+
+# The newest revision in versions/. open_store compares the database's alembic_version
+# with this before loading Alembic at all; tests/_store/test_migrations.py checks it.
+HEAD_REVISION = "0001"

@@ -1,0 +1,42 @@
+"""Brings a database to the head revision, cheaply when it is already there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from runyard._store.migrations import HEAD_REVISION
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The database's alembic_version, or None for a fresh database."""
+    try:
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError):
+        return None
+
+
+def upgrade_to_head(engine: Engine, read_engine: Engine | None = None) -> None:
+    """Runs ``alembic upgrade head`` only when the database is behind.
+
+    The check is one plain query so that opening an up-to-date store (the agent and the
+    CLI do it often) never imports Alembic. The upgrade itself runs in the caller's
+    write transaction, which on SQLite is BEGIN IMMEDIATE and on PostgreSQL takes an
+    advisory lock, so processes opening a fresh database at once upgrade it once.
+    """
+    with (read_engine or engine).connect() as connection:
+        if current_revision(connection) == HEAD_REVISION:
+            return
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent))
+    config.set_main_option("path_separator", "os")
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(7262771)"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

@@ -1,0 +1,391 @@
+"""SqlStore: the Store interface over SQLAlchemy, shared by SQLite and PostgreSQL.
+
+Every write runs in one transaction. On SQLite that transaction starts with
+``BEGIN IMMEDIATE`` (see sqlite.py), so writers from many processes queue on the lock
+instead of failing; on PostgreSQL the rows a write reads first are locked with
+``SELECT ... FOR UPDATE`` so read-modify-write (tags, properties, counters) never loses
+an update.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from runyard._entities import (
+    ExperimentInfo,
+    MetricPoint,
+    MetricSeries,
+    RunInfo,
+    RunStatus,
+)
+from runyard._store import metrics as codec
+from runyard._store.base import Store
+from runyard._store.filters import matches
+from runyard._store.models_sql import ModelMethods
+from runyard._store.schema import (
+    ExperimentRow,
+    MetricPointRow,
+    MetricSeriesRow,
+    RunRow,
+    utcnow,
+)
+from runyard.exceptions import (
+    ExperimentNotFound,
+    ImmutablePropertyError,
+    InvalidStatusTransition,
+    MetricTypeConflict,
+    RunIdAlreadyExists,
+    RunNotFound,
+)
+
+
+def insert_ignore(session: Session, table: Any, values: dict[str, Any], key: str) -> None:
+    """INSERT ... ON CONFLICT (key) DO NOTHING, which both SQLite and PostgreSQL speak."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
+    session.execute(stmt)
+
+
+class SqlStore(ModelMethods, Store):
+    """The metadata store on a SQLAlchemy engine.
+
+    ``read_engine`` (SQLite) starts plain deferred transactions, so reads never wait for
+    the write lock; writes go through ``engine``.
+    """
+
+    def __init__(self, engine: Engine, *, read_engine: Engine | None = None) -> None:
+        self._engine = engine
+        self._read_engine = read_engine or engine
+        self._writes = sessionmaker(engine, expire_on_commit=False)
+        self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._writes.begin() as session:
+            yield session
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with self._reads.begin() as session:
+            yield session
+
+    # ---- experiments -----------------------------------------------------------------
+    def _ensure_experiment(self, session: Session, name: str) -> ExperimentRow:
+        query = select(ExperimentRow).where(ExperimentRow.name == name)
+        row = session.scalars(query).one_or_none()
+        if row is None:
+            values = {
+                "id": str(uuid.uuid4()),
+                "name": name,
+                "created_time": utcnow(),
+                "tags": {},
+                "last_run_number": 0,
+            }
+            insert_ignore(session, ExperimentRow.__table__, values, "name")
+            row = session.scalars(query).one()
+        return row
+
+    def get_or_create_experiment(self, name: str) -> ExperimentInfo:
+        with self._write() as session:
+            return self._ensure_experiment(session, name).to_entity()
+
+    def get_experiment(self, name: str) -> ExperimentInfo:
+        with self._read() as session:
+            query = select(ExperimentRow).where(ExperimentRow.name == name)
+            row = session.scalars(query).one_or_none()
+            if row is None:
+                raise ExperimentNotFound(name)
+            return row.to_entity()
+
+    def list_experiments(self) -> list[ExperimentInfo]:
+        with self._read() as session:
+            rows = session.scalars(select(ExperimentRow).order_by(ExperimentRow.name))
+            return [row.to_entity() for row in rows]
+
+    # ---- runs ------------------------------------------------------------------------
+    def create_run(
+        self,
+        *,
+        run_id: str,
+        experiment_name: str,
+        status: RunStatus,
+        run_type: str,
+        target: str = "local",
+        parent_run_id: str | None = None,
+        display_name: str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str | None] | None = None,
+        properties: Mapping[str, str] | None = None,
+        definition: Mapping[str, Any] | None = None,
+    ) -> RunInfo:
+        status = RunStatus(status)
+        try:
+            with self._write() as session:
+                if session.get(RunRow, run_id) is not None:
+                    raise RunIdAlreadyExists(run_id)
+                if parent_run_id is not None and session.get(RunRow, parent_run_id) is None:
+                    raise RunNotFound(parent_run_id)
+                experiment = self._ensure_experiment(session, experiment_name)
+                bump = (
+                    update(ExperimentRow)
+                    .where(ExperimentRow.id == experiment.id)
+                    .values(last_run_number=ExperimentRow.last_run_number + 1)
+                    .returning(ExperimentRow.last_run_number)
+                    .execution_options(synchronize_session=False)
+                )
+                number = session.execute(bump).scalar_one()
+                now = utcnow()
+                row = RunRow(
+                    run_id=run_id,
+                    experiment_id=experiment.id,
+                    experiment_name=experiment_name,
+                    number=number,
+                    status=status.value,
+                    run_type=run_type,
+                    target=target,
+                    parent_run_id=parent_run_id,
+                    display_name=display_name,
+                    description=description,
+                    created_time=now,
+                    start_time=now if status is RunStatus.RUNNING else None,
+                    end_time=now if status.is_terminal() else None,
+                    tags=dict(tags or {}),
+                    properties=dict(properties or {}),
+                    definition=dict(definition or {}),
+                    runtime={},
+                    error=None,
+                    spool_offset=0,
+                )
+                session.add(row)
+                session.flush()
+                return row.to_entity()
+        except IntegrityError:
+            # Only PostgreSQL gets here: another process inserted the same run id between
+            # our check and our insert.
+            raise RunIdAlreadyExists(run_id) from None
+
+    def get_run(self, run_id: str) -> RunInfo:
+        with self._read() as session:
+            return self._run_row(session, run_id).to_entity()
+
+    @staticmethod
+    def _run_row(session: Session, run_id: str, *, lock: bool = False) -> RunRow:
+        row = session.get(RunRow, run_id, with_for_update=lock)
+        if row is None:
+            raise RunNotFound(run_id)
+        return row
+
+    def list_runs(
+        self,
+        *,
+        experiment_name: str | None = None,
+        parent_run_id: str | None = None,
+        include_children: bool = False,
+        statuses: Collection[RunStatus] | None = None,
+        tags: Mapping[str, str | None] | Collection[str] | None = None,
+        properties: Mapping[str, str] | Collection[str] | None = None,
+        run_type: str | None = None,
+    ) -> list[RunInfo]:
+        query = select(RunRow).order_by(RunRow.created_time.desc(), RunRow.number.desc())
+        if experiment_name is not None:
+            query = query.where(RunRow.experiment_name == experiment_name)
+        if parent_run_id is not None:
+            query = query.where(RunRow.parent_run_id == parent_run_id)
+        elif not include_children:
+            query = query.where(RunRow.parent_run_id.is_(None))
+        if statuses is not None:
+            query = query.where(RunRow.status.in_([RunStatus(s).value for s in statuses]))
+        if run_type is not None:
+            query = query.where(RunRow.run_type == run_type)
+        with self._read() as session:
+            return [
+                row.to_entity()
+                for row in session.scalars(query)
+                if matches(row.tags, tags) and matches(row.properties, properties)
+            ]
+
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        error: Mapping[str, Any] | None = None,
+        expected: Collection[RunStatus] | None = None,
+    ) -> RunInfo | None:
+        status = RunStatus(status)
+        with self._write() as session:
+            row = self._run_row(session, run_id, lock=True)
+            current = RunStatus(row.status)
+            # Compare-and-set first: a caller that says "only from these" (the agent
+            # claiming a queued run) gets None, not an error, when it lost the race.
+            if expected is not None and current not in {RunStatus(s) for s in expected}:
+                return None
+            if current.is_terminal():
+                if current is status:
+                    return row.to_entity()
+                raise InvalidStatusTransition(run_id, current.value, status.value)
+            now = utcnow()
+            row.status = status.value
+            if status is RunStatus.RUNNING and row.start_time is None:
+                row.start_time = now
+            if status.is_terminal():
+                row.end_time = now
+            if error is not None:
+                row.error = dict(error)
+            session.flush()
+            return row.to_entity()
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+        definition: Mapping[str, Any] | None = None,
+        runtime: Mapping[str, Any] | None = None,
+    ) -> RunInfo:
+        with self._write() as session:
+            row = self._run_row(session, run_id, lock=True)
+            if display_name is not None:
+                row.display_name = display_name
+            if description is not None:
+                row.description = description
+            # JSON columns only notice reassignment, so build new dicts.
+            if definition is not None:
+                row.definition = {**row.definition, **definition}
+            if runtime is not None:
+                row.runtime = {**row.runtime, **runtime}
+            session.flush()
+            return row.to_entity()
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str | None]) -> RunInfo:
+        with self._write() as session:
+            row = self._run_row(session, run_id, lock=True)
+            row.tags = {**row.tags, **tags}
+            session.flush()
+            return row.to_entity()
+
+    def remove_tags(self, run_id: str, keys: Collection[str]) -> RunInfo:
+        with self._write() as session:
+            row = self._run_row(session, run_id, lock=True)
+            row.tags = {k: v for k, v in row.tags.items() if k not in set(keys)}
+            session.flush()
+            return row.to_entity()
+
+    def add_properties(self, run_id: str, properties: Mapping[str, str]) -> RunInfo:
+        with self._write() as session:
+            row = self._run_row(session, run_id, lock=True)
+            for key, value in properties.items():
+                old = row.properties.get(key)
+                if key in row.properties and old != value:
+                    raise ImmutablePropertyError(run_id, key, str(old), str(value))
+            row.properties = {**row.properties, **properties}
+            session.flush()
+            return row.to_entity()
+
+    # ---- metrics ---------------------------------------------------------------------
+    def log_metrics(
+        self,
+        run_id: str,
+        points: Sequence[MetricPoint],
+        *,
+        spool_offset: int | None = None,
+    ) -> None:
+        with self._write() as session:
+            # Locking the run serialises appends to its series (seq numbers).
+            run = self._run_row(session, run_id, lock=True)
+            series = self._series_for(session, run_id, points)
+            rows = []
+            for point in points:
+                target = series[point.name]
+                vtype, num, ival, txt = codec.encode(point.value)
+                target.vtype = codec.merge_vtype(target.vtype, vtype)
+                if point.description and not target.description:
+                    target.description = point.description
+                rows.append(
+                    {
+                        "series_id": target.id,
+                        "seq": target.count,
+                        "vtype": vtype,
+                        "num": num,
+                        "ival": ival,
+                        "txt": txt,
+                        "time": point.time,
+                        "step": point.step,
+                    }
+                )
+                target.count += 1
+            if rows:
+                session.execute(insert(MetricPointRow.__table__), rows)
+            if spool_offset is not None:
+                run.spool_offset = spool_offset
+
+    def _series_for(
+        self, session: Session, run_id: str, points: Sequence[MetricPoint]
+    ) -> dict[str, MetricSeriesRow]:
+        """The batch's series rows, created as needed, after checking every kind first
+        (so a conflict anywhere in the batch stores nothing)."""
+        names = {p.name for p in points}
+        existing = session.scalars(
+            select(MetricSeriesRow).where(
+                MetricSeriesRow.run_id == run_id, MetricSeriesRow.name.in_(names)
+            )
+        )
+        series = {row.name: row for row in existing}
+        kinds = {name: row.kind for name, row in series.items()}
+        for point in points:
+            kind = kinds.setdefault(point.name, point.kind.value)
+            if kind != point.kind.value:
+                raise MetricTypeConflict(run_id, point.name, kind, point.kind.value)
+        for name in names - series.keys():
+            row = MetricSeriesRow(
+                run_id=run_id, name=name, kind=kinds[name], description="", vtype=None, count=0
+            )
+            session.add(row)
+            series[name] = row
+        session.flush()
+        return series
+
+    def get_spool_offset(self, run_id: str) -> int:
+        with self._read() as session:
+            return self._run_row(session, run_id).spool_offset
+
+    def get_metrics(
+        self, run_id: str, names: Collection[str] | None = None
+    ) -> dict[str, MetricSeries]:
+        query = select(MetricSeriesRow).where(MetricSeriesRow.run_id == run_id)
+        if names is not None:
+            query = query.where(MetricSeriesRow.name.in_(list(names)))
+        with self._read() as session:
+            self._run_row(session, run_id)
+            series = list(session.scalars(query.order_by(MetricSeriesRow.id)))
+            # A raw DB-API cursor on the session's connection: no Row objects per point.
+            dbapi = session.connection().connection.driver_connection
+            placeholder = "?" if self._read_engine.dialect.paramstyle == "qmark" else "%s"
+            cursor = dbapi.cursor()  # type: ignore[union-attr]
+            try:
+                return {
+                    row.name: MetricSeries(
+                        name=row.name,
+                        kind=row.metric_kind,
+                        values=codec.read_values(cursor, placeholder, row.id, row.vtype),
+                        description=row.description,
+                    )
+                    for row in series
+                }
+            finally:
+                cursor.close()
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        self._engine.dispose()
+        if self._read_engine is not self._engine:
+            self._read_engine.dispose()
