@@ -1,0 +1,165 @@
+"""Submitting and canceling script runs on the local target.
+
+``submit_script_run`` validates, snapshots the source directory, stores the run Queued with
+its definition (v1's runDefinition: script, arguments, snapshot id ...), then wakes the
+workspace's agent, starting it when none runs. Nothing is stored when validation fails.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from runyard._entities import RunInfo, RunStatus
+from runyard._services import Services
+from runyard._services.agent import ensure_agent, wake
+from runyard._services.snapshots import check_source_directory, take_snapshot
+from runyard.exceptions import UserErrorException
+
+SUPPORTED_TARGETS = ("local",)
+_SHOWN_FILES = 30
+_ARGUMENT_TYPES = (str, int, float, bool)
+
+
+def new_run_id(experiment_name: str) -> str:
+    """v1's shape: ``<experiment>_<epoch seconds>_<8 hex>``."""
+    return f"{experiment_name}_{int(time.time())}_{secrets.token_hex(4)}"
+
+
+def _check_script(source: Path, script: str) -> str:
+    if not isinstance(script, str) or not script:
+        raise UserErrorException(
+            f"script {script!r} is not a file name; pass the entry script's path relative to "
+            f"source_directory, e.g. ScriptRunConfig(source_directory={str(source)!r}, "
+            "script='train.py')."
+        )
+    path = (source / script).resolve()
+    if not path.is_relative_to(source):
+        raise UserErrorException(
+            f"script {script!r} is outside source_directory {str(source)!r}; only files "
+            "inside the source directory are snapshotted. Move the script into it."
+        )
+    if not path.is_file():
+        present = sorted(p.relative_to(source).as_posix() for p in source.rglob("*.py"))
+        shown = present[:_SHOWN_FILES]
+        more = f" (and {len(present) - _SHOWN_FILES} more)" if len(present) > _SHOWN_FILES else ""
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise UserErrorException(
+            f"script {script!r} {what} in source_directory {str(source)!r}. Python files "
+            f"there: {shown}{more}. Pass one of them as script=... (relative to "
+            "source_directory)."
+        )
+    return path.relative_to(source).as_posix()
+
+
+def _check_arguments(arguments: Sequence[Any] | None) -> list[str]:
+    if arguments is None:
+        return []
+    if isinstance(arguments, str | bytes) or not isinstance(arguments, Sequence):
+        raise UserErrorException(
+            f"arguments={arguments!r} must be a list, e.g. arguments=['--lr', 0.01]."
+        )
+    out = []
+    for i, arg in enumerate(arguments):
+        if not isinstance(arg, _ARGUMENT_TYPES):
+            raise UserErrorException(
+                f"arguments[{i}]={arg!r} is a {type(arg).__name__}; script arguments must be "
+                "str, int, float or bool (they are passed to the script as strings)."
+            )
+        out.append(str(arg))
+    return out
+
+
+def _check_target(target: Any) -> str:
+    name = getattr(target, "name", target)
+    if name not in SUPPORTED_TARGETS:
+        raise UserErrorException(
+            f"compute target {name!r} is not supported yet; this version runs scripts on "
+            "compute_target='local' only. Use ScriptRunConfig(..., compute_target='local')."
+        )
+    return str(name)
+
+
+def submit_script_run(
+    services: Services,
+    *,
+    experiment_name: str,
+    source_directory: str | Path,
+    script: str,
+    arguments: Sequence[Any],
+    target: str = "local",
+    tags: Mapping[str, str] | None = None,
+    display_name: str | None = None,
+    environment_variables: Mapping[str, str] | None = None,
+    definition: Mapping[str, Any] | None = None,
+    run_type: str = "azureml.scriptrun",
+    parent_run_id: str | None = None,
+) -> RunInfo:
+    """Snapshots the source, stores the run Queued and hands it to the agent.
+
+    Raises:
+        UserErrorException: bad script, arguments, target or source_directory.
+        SnapshotException: the source directory is over the snapshot limits.
+    """
+    source = check_source_directory(source_directory)
+    script_rel = _check_script(source, script)
+    args = _check_arguments(arguments)
+    target_name = _check_target(target)
+    env_vars = {str(k): str(v) for k, v in (environment_variables or {}).items()}
+    snapshot_id = take_snapshot(services.layout, source, services.settings)
+    run_definition = {
+        **(definition or {}),
+        "script": script_rel,
+        "arguments": args,
+        "source_directory": str(source),
+        "snapshot_id": snapshot_id,
+        "environment_variables": env_vars,
+        "target": target_name,
+    }
+    info = services.store.create_run(
+        run_id=new_run_id(experiment_name),
+        experiment_name=experiment_name,
+        status=RunStatus.QUEUED,
+        run_type=run_type,
+        target=target_name,
+        parent_run_id=parent_run_id,
+        display_name=display_name,
+        tags=dict(tags or {}),
+        definition=run_definition,
+    )
+    ensure_agent(services.layout, services.settings)
+    return info
+
+
+_CANCELABLE = (
+    RunStatus.PREPARING,
+    RunStatus.PROVISIONING,
+    RunStatus.STARTING,
+    RunStatus.RUNNING,
+    RunStatus.FINALIZING,
+)
+
+
+def cancel_run(services: Services, run_id: str) -> RunInfo:
+    """Queued → Canceled at once; a running run → CancelRequested, and its agent kills
+    the job's process group and ends it Canceled. A finished run is returned unchanged."""
+    store = services.store
+    info = store.get_run(run_id)
+    if info.status.is_terminal():
+        return info
+    done = store.set_run_status(
+        run_id, RunStatus.CANCELED, expected={RunStatus.QUEUED, RunStatus.NOT_STARTED}
+    )
+    if done is not None:
+        wake(services.layout)
+        return done
+    requested = store.set_run_status(run_id, RunStatus.CANCEL_REQUESTED, expected=_CANCELABLE)
+    if requested is None:  # finished, or already requested, meanwhile
+        return store.get_run(run_id)
+    if "snapshot_id" in requested.definition:
+        # A dead agent's runs are ended by the next agent's reconcile.
+        ensure_agent(services.layout, services.settings)
+    return requested
