@@ -1,0 +1,268 @@
+"""Embedded workspaces on disk (workspace.json) and v1's config.json files.
+
+Light: no store is opened here, so building a Workspace object costs no SQLAlchemy import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from runyard._config import Settings, WorkspaceLayout
+from runyard.exceptions import UserErrorException
+
+WORKSPACE_NAME_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{2,32}$")
+DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+DEFAULT_RESOURCE_GROUP = "runyard"
+DEFAULT_LOCATION = "local"
+
+# v1's three searches, each walking from the start folder up to the root (first hit wins).
+_CONFIG_SEARCHES = (
+    (".azureml", ("config.json", "project.json")),
+    ("aml_config", ("config.json", "project.json")),
+    ("", ("config.json", "project.json")),
+)
+_REQUIRED_KEYS = ("subscription_id", "resource_group", "workspace_name")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceIdentity:
+    """What workspace.json holds."""
+
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str
+    id: str
+    created_time: str
+    sku: str = "basic"
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def scope(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.name}"
+        )
+
+
+def check_workspace_name(name: object) -> str:
+    if not isinstance(name, str) or not WORKSPACE_NAME_RE.match(name):
+        raise UserErrorException(
+            f"Workspace name {name!r} is not valid: it must be 3 to 33 characters long, start "
+            "with a letter or digit, and contain only letters, digits, '_' and '-' "
+            "(for example 'my-workspace')."
+        )
+    return name
+
+
+def layout_for(settings: Settings, name: str) -> WorkspaceLayout:
+    return WorkspaceLayout(settings.workspace_root(name))
+
+
+def read_identity(layout: WorkspaceLayout) -> WorkspaceIdentity | None:
+    try:
+        data = json.loads(layout.workspace_json.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserErrorException(
+            f"Workspace file {layout.workspace_json} cannot be read ({exc}); fix or delete "
+            "it, then create the workspace again with `runyard workspace create`."
+        ) from None
+    return WorkspaceIdentity(
+        name=data["name"],
+        subscription_id=data.get("subscription_id") or DEFAULT_SUBSCRIPTION,
+        resource_group=data.get("resource_group") or DEFAULT_RESOURCE_GROUP,
+        location=data.get("location") or DEFAULT_LOCATION,
+        id=data.get("id") or "",
+        created_time=data.get("created_time") or "",
+        sku=data.get("sku") or "basic",
+        tags=dict(data.get("tags") or {}),
+    )
+
+
+def create_workspace(
+    settings: Settings,
+    name: str,
+    *,
+    subscription_id: str | None = None,
+    resource_group: str | None = None,
+    location: str | None = None,
+    sku: str = "basic",
+    tags: dict[str, str] | None = None,
+    exist_ok: bool = False,
+) -> tuple[WorkspaceIdentity, bool]:
+    """Returns (identity, created). Safe when several processes create one name at once."""
+    check_workspace_name(name)
+    layout = layout_for(settings, name)
+    existing = read_identity(layout)
+    if existing is not None:
+        if not exist_ok:
+            raise UserErrorException(
+                f"Workspace {name!r} already exists at {layout.root}. Use "
+                f"Workspace.get({name!r}) or Workspace.create({name!r}, exist_ok=True)."
+            )
+        return existing, False
+    identity = WorkspaceIdentity(
+        name=name,
+        subscription_id=subscription_id or DEFAULT_SUBSCRIPTION,
+        resource_group=resource_group or DEFAULT_RESOURCE_GROUP,
+        location=location or DEFAULT_LOCATION,
+        id=str(uuid.uuid4()),
+        created_time=datetime.now(timezone.utc).isoformat(),
+        sku=sku,
+        tags=dict(tags or {}),
+    )
+    for folder in (layout.artifacts_dir, layout.snapshots_dir, layout.jobs_dir, layout.agent_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    if not _publish_json(layout.workspace_json, _identity_dict(identity)):
+        # Another process won the race: its identity is the workspace's.
+        winner = read_identity(layout)
+        assert winner is not None
+        if not exist_ok:
+            raise UserErrorException(
+                f"Workspace {name!r} already exists at {layout.root}. Use "
+                f"Workspace.get({name!r}) or Workspace.create({name!r}, exist_ok=True)."
+            )
+        return winner, False
+    return identity, True
+
+
+def get_workspace(settings: Settings, name: str) -> WorkspaceIdentity:
+    check_workspace_name(name)
+    identity = read_identity(layout_for(settings, name))
+    if identity is None:
+        raise UserErrorException(
+            f"No workspace named {name!r} under RUNYARD_HOME={settings.home}. List workspaces "
+            f"with `runyard workspace list`; create it with Workspace.create({name!r}) or "
+            f"`runyard workspace create {name}`."
+        )
+    return identity
+
+
+def list_workspaces(settings: Settings) -> list[WorkspaceIdentity]:
+    root = settings.home / "workspaces"
+    if not root.is_dir():
+        return []
+    found = []
+    for child in sorted(root.iterdir()):
+        identity = read_identity(WorkspaceLayout(child))
+        if identity is not None:
+            found.append(identity)
+    return found
+
+
+def _identity_dict(identity: WorkspaceIdentity) -> dict[str, Any]:
+    return {
+        "name": identity.name,
+        "subscription_id": identity.subscription_id,
+        "resource_group": identity.resource_group,
+        "location": identity.location,
+        "id": identity.id,
+        "created_time": identity.created_time,
+        "sku": identity.sku,
+        "tags": identity.tags,
+    }
+
+
+def _publish_json(target: Path, data: dict[str, Any]) -> bool:
+    """Writes target only if absent; False when another writer got there first.
+
+    os.link refuses an existing target, so readers never see a half-written file and two
+    creators never both win."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".workspace-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2)
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.unlink(tmp)
+
+
+# ---- config.json ----------------------------------------------------------------------
+
+
+def find_config_file(
+    path: str | os.PathLike[str] | None = None, file_name: str | None = None
+) -> Path:
+    """v1's search; raises UserErrorException naming the start folder when nothing is found."""
+    start = Path(path if path is not None else ".").expanduser()
+    if start.is_file():
+        return start
+    start = start.resolve()
+    names_override = (file_name,) if file_name else None
+    for sub, names in _CONFIG_SEARCHES:
+        for folder in (start, *start.parents):
+            for fname in names_override or names:
+                candidate = folder / sub / fname if sub else folder / fname
+                if candidate.is_file():
+                    return candidate
+    wanted = file_name or "config.json"
+    raise UserErrorException(
+        f"The workspace configuration file {wanted}, could not be found in {start} or its "
+        "parent directories. Please check whether the workspace configuration file exists, "
+        "or provide the full path to the configuration file as an argument. To create one: "
+        "ws = Workspace.create('<name>', exist_ok=True); ws.write_config(), or run "
+        "`runyard workspace create <name>` in this folder."
+    )
+
+
+def read_config_file(config_path: Path) -> tuple[str, str, str]:
+    """Returns (subscription_id, resource_group, workspace_name) from a v1 config file."""
+    try:
+        data = json.loads(config_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserErrorException(
+            f"Workspace configuration file {config_path} is not valid JSON ({exc}). It must "
+            'hold {"subscription_id": ..., "resource_group": ..., "workspace_name": ...}.'
+        ) from None
+    if not isinstance(data, dict):
+        raise UserErrorException(
+            f"Workspace configuration file {config_path} must hold a JSON object with "
+            "subscription_id, resource_group and workspace_name."
+        )
+    scope = data.get("Scope")
+    if isinstance(scope, str) and scope:
+        parts = scope.split("/")
+        if len(parts) < 9:
+            raise UserErrorException(
+                f"The Scope {scope!r} in {config_path} is not of the form /subscriptions/<sub>"
+                "/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/"
+                "workspaces/<name>."
+            )
+        return parts[2], parts[4], parts[8]
+    for key in _REQUIRED_KEYS:
+        if not data.get(key):
+            raise UserErrorException(
+                f"The workspace configuration file {config_path} is missing the key {key!r}. "
+                "It must hold subscription_id, resource_group and workspace_name "
+                "(write one with ws.write_config())."
+            )
+    return str(data["subscription_id"]), str(data["resource_group"]), str(data["workspace_name"])
+
+
+def write_config_file(
+    identity: WorkspaceIdentity,
+    path: str | os.PathLike[str] | None = None,
+    file_name: str | None = None,
+) -> Path:
+    """v1's rules: <path>/aml_config/ if it exists, else <path>/.azureml/; Scope form."""
+    base = Path(path if path is not None else ".").expanduser()
+    folder = base / "aml_config" if (base / "aml_config").is_dir() else base / ".azureml"
+    folder.mkdir(parents=True, exist_ok=True)
+    if file_name is None:
+        file_name = "project.json" if (folder / "project.json").is_file() else "config.json"
+    target = folder / file_name
+    target.write_text(json.dumps({"Id": None, "Scope": identity.scope()}, indent=4))
+    return target

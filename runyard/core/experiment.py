@@ -1,0 +1,180 @@
+"""Experiment: a named group of runs in a workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from runyard.exceptions import UserErrorException
+
+if TYPE_CHECKING:
+    from runyard._entities import ExperimentInfo
+    from runyard.core.run import Run
+    from runyard.core.workspace import Workspace
+
+
+class Experiment:
+    """A named group of runs; creating the object creates the experiment (as in v1).
+
+    Args:
+        workspace: The workspace holding the experiment.
+        name: 1 to 255 characters; first alphanumeric, then letters, digits, '_' or '-'.
+        _create_in_cloud: False builds the object without touching the store (job side).
+
+    Raises:
+        UserErrorException: The name breaks v1's rule (nothing is created).
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        name: str,
+        _skip_name_validation: bool = False,
+        _id: str | None = None,
+        _archived_time: Any = None,
+        _create_in_cloud: bool = True,
+        _experiment_dto: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        from runyard._services.tracking import check_experiment_name
+
+        if not _skip_name_validation:
+            check_experiment_name(name)
+        self._workspace = workspace
+        self._name = name
+        self._id = _id
+        self._info: ExperimentInfo | None = None
+        if _create_in_cloud:
+            from runyard._services import tracking
+
+            self._info = tracking.get_or_create_experiment(workspace._services, name)
+            self._id = self._info.id
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def workspace(self) -> Workspace:
+        return self._workspace
+
+    @property
+    def id(self) -> str | None:
+        if self._id is None:
+            self._id = self._fetch().id
+        return self._id
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self._fetch().tags)
+
+    @property
+    def archived_time(self) -> None:
+        return None
+
+    def _fetch(self) -> ExperimentInfo:
+        if self._info is None:
+            self._info = self._workspace._services.store.get_experiment(self._name)
+        return self._info
+
+    @staticmethod
+    def list(
+        workspace: Workspace,
+        experiment_name: str | None = None,
+        view_type: str = "ActiveOnly",
+        tags: Any = None,
+    ) -> list[Experiment]:
+        """Experiments of the workspace, by name (optionally only ``experiment_name``)."""
+        from runyard._services import tracking
+
+        return [
+            Experiment(workspace, info.name, _id=info.id, _create_in_cloud=False)
+            for info in tracking.list_experiments(workspace._services, experiment_name)
+        ]
+
+    def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> Run:
+        """Submits a run configuration and returns its Run.
+
+        Args:
+            config: A ScriptRunConfig (other configurations register themselves by
+                defining ``_runyard_submit(experiment, tags, **kwargs)``).
+            tags: Tags set on the new run.
+
+        Raises:
+            UserErrorException: ``config`` is not a supported configuration.
+        """
+        submit = getattr(config, "_runyard_submit", None)
+        if submit is None:
+            raise UserErrorException(
+                f"Experiment.submit got a {type(config).__name__}; it accepts a "
+                "ScriptRunConfig (runyard.core.ScriptRunConfig, or azureml.core's). Wrap "
+                "your script as ScriptRunConfig(source_directory='.', script='train.py')."
+            )
+        return submit(self, tags=tags, **kwargs)
+
+    def start_logging(
+        self,
+        name: str | None = None,
+        run_id: str | None = None,
+        outputs: str | None = None,
+        snapshot_directory: str | None = ".",
+        **kwargs: Any,
+    ) -> Run:
+        """Starts an interactive run (status Running) that logs straight to the store.
+
+        Args:
+            name: Display name of the run.
+            run_id: Id to use instead of a generated ``<experiment>_<epoch>_<hash>``.
+            outputs: Accepted for v1 compatibility (outputs are uploaded with upload_*).
+            snapshot_directory: Folder to snapshot with the run; None skips it.
+
+        Returns:
+            The started Run; end it with ``run.complete()`` or use it as a context manager.
+        """
+        from runyard._services import tracking
+        from runyard.core.run import Run
+
+        unknown = set(kwargs) - {"display_name", "description"}
+        if unknown:
+            raise UserErrorException(
+                f"start_logging got unexpected arguments {sorted(unknown)}; it takes name, "
+                "run_id, outputs, snapshot_directory, display_name and description."
+            )
+        services = self._workspace._services
+        definition: dict[str, Any] = {}
+        if snapshot_directory is not None:
+            definition["snapshotId"] = _take_snapshot(services, snapshot_directory)
+        info = tracking.start_run(
+            services,
+            experiment_name=self._name,
+            run_id=run_id,
+            display_name=kwargs.get("display_name", name),
+            definition=definition or None,
+        )
+        run = Run(self, info.run_id, outputs=outputs, _run_info=info)
+        if kwargs.get("description"):
+            run.description = kwargs["description"]
+        return run
+
+    def get_runs(
+        self,
+        type: str | None = None,
+        tags: Any = None,
+        properties: Any = None,
+        include_children: bool = False,
+    ) -> Iterator[Run]:
+        """The experiment's runs, newest first (top-level only unless include_children)."""
+        from runyard.core.run import Run
+
+        return Run.list(
+            self, type=type, tags=tags, properties=properties, include_children=include_children
+        )
+
+    def __repr__(self) -> str:
+        return f"Experiment(Name: {self._name}, Workspace: {self._workspace.name})"
+
+
+def _take_snapshot(services: Any, directory: str) -> str:
+    from runyard._services import snapshots
+
+    return snapshots.take_snapshot(services, directory, services.settings)

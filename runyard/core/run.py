@@ -1,0 +1,642 @@
+"""Run: one execution in an experiment (v1's ``azureml.core.Run``), driver side.
+
+Light on purpose: the job side subclasses Run, so this module imports no service or store
+at load time (each method imports what it needs).
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runyard._entities import MetricKind, MetricPoint, RunInfo, RunStatus
+from runyard._metric_values import check_metric_name, check_scalar
+from runyard.exceptions import ActivityFailedException, UserErrorException
+
+if TYPE_CHECKING:
+    from runyard._services import Services
+    from runyard.core.experiment import Experiment
+    from runyard.core.model import Model
+    from runyard.core.workspace import Workspace
+
+# v1 internals callers may pass; accepted and ignored.
+_IGNORED_KWARGS = frozenset(
+    {"_run_dto", "_worker_pool", "_user_agent", "_ident", "_batch_upload_metrics", "py_wd",
+     "deny_list", "flush_eager", "redirect_output_stream", "_client", "_parent_logger"}
+)  # fmt: skip
+
+
+class Run:
+    """A run of an experiment.
+
+    ``Run(experiment, run_id)`` reads the run lazily, on the first property that needs it.
+
+    Args:
+        experiment: The run's experiment.
+        run_id: The run's id.
+        outputs: Accepted for v1 compatibility.
+    """
+
+    def __init__(
+        self, experiment: Experiment, run_id: str, outputs: Any = None, **kwargs: Any
+    ) -> None:
+        info = kwargs.pop("_run_info", None)
+        unknown = set(kwargs) - _IGNORED_KWARGS
+        if unknown:
+            raise UserErrorException(
+                f"Run() got unexpected arguments {sorted(unknown)}; it takes experiment, "
+                "run_id and outputs."
+            )
+        self._experiment = experiment
+        self._run_id = run_id
+        self._outputs = outputs
+        self._info: RunInfo | None = info
+
+    # ---- lookup ------------------------------------------------------------------------
+    @staticmethod
+    def get(workspace: Workspace, run_id: str) -> Run:
+        """The run with this id in the workspace.
+
+        Raises:
+            RunNotFound: No such run (the message says how to list runs).
+        """
+        from runyard._services import tracking
+
+        return _wrap(workspace, tracking.get_run(workspace._services, run_id))
+
+    @staticmethod
+    def list(
+        experiment: Experiment,
+        type: str | None = None,
+        tags: Any = None,
+        properties: Any = None,
+        status: str | None = None,
+        include_children: bool = False,
+        _rehydrate_runs: bool = True,
+    ) -> Iterator[Run]:
+        """Runs of an experiment, newest first."""
+        from runyard._services import tracking
+
+        infos = tracking.list_runs(
+            experiment.workspace._services,
+            experiment_name=experiment.name,
+            run_type=type,
+            tags=tags,
+            properties=properties,
+            statuses=None if status is None else [status],
+            include_children=include_children,
+        )
+        return iter([Run(experiment, i.run_id, _run_info=i) for i in infos])
+
+    @staticmethod
+    def get_context(
+        allow_offline: bool = True, used_for_context_manager: bool = False, **kwargs: Any
+    ) -> Run:
+        """Inside a submitted job, its run; elsewhere an offline run (or an error).
+
+        Raises:
+            RunEnvironmentException: Outside a job with ``allow_offline=False``.
+        """
+        from runyard.core.run_context import get_context
+
+        return get_context(allow_offline)
+
+    get_submitted_run = get_context
+
+    # ---- plumbing ------------------------------------------------------------------------
+    @property
+    def _services(self) -> Services:
+        return self._experiment.workspace._services
+
+    def _get_info(self) -> RunInfo:
+        if self._info is None:
+            self._refresh()
+        assert self._info is not None
+        return self._info
+
+    def _refresh(self) -> RunInfo:
+        from runyard._services import tracking
+
+        self._info = tracking.get_run(self._services, self._run_id)
+        return self._info
+
+    def _set(self, info: RunInfo) -> None:
+        self._info = info
+
+    # ---- identity ------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._run_id
+
+    @property
+    def experiment(self) -> Experiment:
+        return self._experiment
+
+    @property
+    def number(self) -> int:
+        return self._get_info().number
+
+    @property
+    def name(self) -> str | None:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str | None:
+        return self._get_info().display_name or self._run_id
+
+    @display_name.setter
+    def display_name(self, value: str) -> None:
+        self._set(self._services.store.update_run(self._run_id, display_name=_text(value)))
+
+    @property
+    def description(self) -> str | None:
+        return self._get_info().description
+
+    @description.setter
+    def description(self, value: str) -> None:
+        self._set(self._services.store.update_run(self._run_id, description=_text(value)))
+
+    @property
+    def type(self) -> str:
+        return self._get_info().run_type
+
+    @property
+    def status(self) -> str:
+        return self._get_info().status.value
+
+    @property
+    def tags(self) -> dict[str, str | None]:
+        return dict(self._get_info().tags)
+
+    @property
+    def properties(self) -> dict[str, str]:
+        return dict(self._get_info().properties)
+
+    @property
+    def parent(self) -> Run | None:
+        parent_id = self._get_info().parent_run_id
+        return None if parent_id is None else Run(self._experiment, parent_id)
+
+    # ---- status --------------------------------------------------------------------------
+    def get_status(self) -> str:
+        """The current status, read again unless the run already ended."""
+        info = self._info
+        if info is None or not info.status.is_terminal():
+            info = self._refresh()
+        return info.status.value
+
+    def get_details(self) -> dict[str, Any]:
+        """v1's details dict (runId, status, startTimeUtc, runDefinition, logFiles ...)."""
+        from runyard._services import tracking
+
+        return tracking.get_details(self._services, self._run_id)
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """get_details, with each logFiles value being the file's content."""
+        from runyard._services import tracking
+
+        return tracking.get_details(self._services, self._run_id, with_logs=True)
+
+    def start(self) -> None:
+        """Moves a NotStarted run to Running."""
+        self._set_status(RunStatus.RUNNING)
+
+    def complete(self, _set_status: bool = True) -> None:
+        """Marks the run Completed."""
+        if _set_status:
+            self._set_status(RunStatus.COMPLETED)
+
+    def fail(
+        self, error_details: Any = None, error_code: str | None = None, _set_status: bool = True
+    ) -> None:
+        """Marks the run Failed, storing ``{"code", "message"}`` from the arguments."""
+        from runyard._services import tracking
+
+        if _set_status:
+            self._set_status(RunStatus.FAILED, error=tracking.error_from(error_details, error_code))
+
+    def cancel(self) -> None:
+        """Cancels the run: submitted runs through the agent, interactive ones at once."""
+        from runyard._services import tracking
+
+        if self._get_info().run_type == tracking.INTERACTIVE:
+            self._set_status(RunStatus.CANCELED)
+            return
+        from runyard._services import jobs
+
+        self._set(jobs.cancel_run(self._services, self._run_id))
+
+    def _set_status(self, status: RunStatus, error: Mapping[str, Any] | None = None) -> None:
+        from runyard._services import tracking
+
+        self._set(tracking.set_status(self._services, self._run_id, status, error=error))
+
+    def wait_for_completion(
+        self,
+        show_output: bool = False,
+        wait_post_processing: bool = False,
+        raise_on_error: bool = True,
+    ) -> dict[str, Any]:
+        """Waits for the run to end and returns get_details().
+
+        Args:
+            show_output: Stream the driver log and the phases to stdout.
+            raise_on_error: Raise when the run ended Failed.
+
+        Raises:
+            ActivityFailedException: The run Failed and raise_on_error is set; the message
+                holds the error (with the script's last error lines).
+        """
+        from runyard._services import follow
+
+        info = follow.wait_for_run(
+            self._services, self._run_id, show_output=show_output, out=sys.stdout
+        )
+        self._set(info)
+        details = self.get_details()
+        if raise_on_error and info.status is RunStatus.FAILED:
+            error = dict(info.error or {})
+            raise ActivityFailedException(
+                f"Run {self._run_id!r} failed: {error.get('message', 'no error message')}",
+                error_details=details,
+            )
+        return details
+
+    # ---- tags and properties -------------------------------------------------------------
+    def tag(self, key: str, value: Any = None) -> None:
+        """Sets one tag (value None keeps only the key)."""
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Sets several tags at once (tags can change at any time)."""
+        from runyard._services import tracking
+
+        self._set(tracking.set_tags(self._services, self._run_id, tags))
+
+    def remove_tags(self, tags: Any) -> None:
+        """Removes the given tag keys."""
+        from runyard._services import tracking
+
+        self._set(tracking.remove_tags(self._services, self._run_id, tags))
+
+    def get_tags(self) -> dict[str, str | None]:
+        return dict(self._refresh().tags)
+
+    def add_properties(self, properties: Mapping[str, Any]) -> None:
+        """Adds properties; they cannot change once set.
+
+        Raises:
+            ImmutablePropertyError: A key already holds another value (nothing changes).
+        """
+        from runyard._services import tracking
+
+        self._set(tracking.add_properties(self._services, self._run_id, properties))
+
+    def get_properties(self) -> dict[str, str]:
+        return dict(self._refresh().properties)
+
+    # ---- metrics -------------------------------------------------------------------------
+    def _log_points(self, points: list[MetricPoint]) -> None:
+        """Where checked points go; the job-side run overrides it to write the spool."""
+        from runyard._services import tracking
+
+        tracking.log_metrics(self._services, self._run_id, points)
+
+    def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
+        """Logs one value; repeated calls append.
+
+        Raises:
+            UserErrorException: The value is not a number, str or bool (nothing stored).
+        """
+        self._log_points([scalar_point(name, value, description, step)])
+
+    def log_list(self, name: str, value: Any, description: str = "") -> None:
+        """Logs a list of values under one name."""
+        self._log_points(list_points(name, value, description))
+
+    def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
+        """Logs one table row; the keyword arguments are its columns."""
+        self._log_points([row_point(name, kwargs, description or "", "log_row")])
+
+    def log_table(self, name: str, value: Mapping[str, Any], description: str = "") -> None:
+        """Logs a table given as {column: [values]}."""
+        self._log_points(table_points(name, value, description))
+
+    def log_image(
+        self, name: str, path: Any = None, plot: Any = None, description: str = ""
+    ) -> None:
+        """Logs an image: a png file (``path``) or a matplotlib figure (``plot``)."""
+        check_metric_name(name)
+        artifact, data = image_artifact(name, path, plot)
+        self.upload_file(artifact, io.BytesIO(data))
+        self._log_points(
+            [MetricPoint(name, MetricKind.IMAGE, artifact, time.time(), None, description)]
+        )
+
+    def get_metrics(
+        self,
+        name: str | None = None,
+        recursive: bool = False,
+        run_type: str | None = None,
+        populate: bool = False,
+    ) -> dict[str, Any]:
+        """Metrics in v1's shapes: a scalar when logged once, a list when logged many times,
+        {col: [..]} for tables ({col: value} for one row), images as aml:// locations.
+        ``recursive`` gives {run_id: {...}} for this run and its descendants."""
+        from runyard._services import tracking
+
+        return tracking.get_metrics(
+            self._services,
+            self._run_id,
+            name=name,
+            recursive=recursive,
+            run_type=run_type,
+            populate=populate,
+        )
+
+    # ---- children ------------------------------------------------------------------------
+    def child_run(
+        self, name: str | None = None, run_id: str | None = None, outputs: Any = None
+    ) -> Run:
+        """Creates and starts a child run."""
+        from runyard._services import tracking
+
+        info = tracking.start_run(
+            self._services,
+            experiment_name=self._experiment.name,
+            run_id=run_id,
+            display_name=name,
+            parent_run_id=self._run_id,
+        )
+        return Run(self._experiment, info.run_id, outputs=outputs, _run_info=info)
+
+    def get_children(
+        self,
+        recursive: bool = False,
+        tags: Any = None,
+        properties: Any = None,
+        type: str | None = None,
+        status: str | None = None,
+        _rehydrate_runs: bool = True,
+    ) -> Iterator[Run]:
+        """Direct children (all descendants with recursive), filtered as given."""
+        from runyard._services import tracking
+
+        services = self._services
+        if recursive:
+            ids = {i.run_id for i in tracking.list_descendants(services, self._run_id)}
+            infos = tracking.list_runs(
+                services, experiment_name=self._experiment.name, include_children=True,
+                run_type=type, tags=tags, properties=properties,
+                statuses=None if status is None else [status],
+            )  # fmt: skip
+            infos = [i for i in infos if i.run_id in ids]
+        else:
+            infos = tracking.list_runs(
+                services, parent_run_id=self._run_id, run_type=type, tags=tags,
+                properties=properties, statuses=None if status is None else [status],
+            )  # fmt: skip
+        return iter([Run(self._experiment, i.run_id, _run_info=i) for i in infos])
+
+    # ---- files ---------------------------------------------------------------------------
+    def get_file_names(self) -> list[str]:
+        """Names of the run's files ([] when none)."""
+        from runyard._services import tracking
+
+        return tracking.list_files(self._services, self._run_id)
+
+    def upload_file(self, name: str, path_or_stream: Any, datastore_name: Any = None) -> None:
+        """Uploads a local file (or a readable stream) as the run's file ``name``.
+
+        Raises:
+            InvalidArtifactName: ``name`` is absolute, holds '..' or leaves the run's folder.
+        """
+        from runyard._services import tracking
+
+        tracking.upload_file(self._services, self._run_id, name, path_or_stream)
+
+    def upload_files(
+        self,
+        names: list[str],
+        paths: list[Any],
+        return_artifacts: bool = False,
+        timeout_seconds: int | None = None,
+        datastore_name: Any = None,
+    ) -> None:
+        """Uploads several files; names and paths must have the same length."""
+        from runyard._services import tracking
+
+        tracking.upload_files(self._services, self._run_id, names, paths)
+
+    def upload_folder(self, name: str, path: Any, datastore_name: Any = None) -> None:
+        """Uploads a folder; each file becomes ``name/<path inside the folder>``."""
+        from runyard._services import tracking
+
+        tracking.upload_folder(self._services, self._run_id, name, path)
+
+    def download_file(
+        self, name: str, output_file_path: Any = None, _validate_checksum: bool = False
+    ) -> None:
+        """Downloads one file (default target: its base name in the current folder).
+
+        Raises:
+            ArtifactNotFound: No such file (the message lists the files that exist).
+        """
+        from runyard._services import tracking
+
+        tracking.download_file(self._services, self._run_id, name, output_file_path)
+
+    def download_files(
+        self,
+        prefix: str | None = None,
+        output_directory: Any = None,
+        output_paths: list[Any] | None = None,
+        batch_size: int = 100,
+        append_prefix: bool = True,
+        timeout_seconds: int | None = None,
+    ) -> None:
+        """Downloads the files whose names start with ``prefix`` (all when None).
+
+        Raises:
+            ArtifactNotFound: Nothing matches the prefix.
+        """
+        from runyard._services import tracking
+
+        tracking.download_files(
+            self._services,
+            self._run_id,
+            prefix=prefix,
+            output_directory=output_directory,
+            output_paths=output_paths,
+            append_prefix=append_prefix,
+        )
+
+    def register_model(
+        self,
+        model_name: str,
+        model_path: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
+        description: str | None = None,
+        datasets: Any = None,
+        sample_input_dataset: Any = None,
+        sample_output_dataset: Any = None,
+        resource_configuration: Any = None,
+        **kwargs: Any,
+    ) -> Model:
+        """Registers a file or folder of this run as a new model version.
+
+        Args:
+            model_name: The model's name (v1's rule: letters, digits, '-', '.', '_').
+            model_path: A file or folder of the run, e.g. 'outputs/model.pkl' (default:
+                model_name).
+
+        Raises:
+            ModelPathNotFoundException: model_path is not among the run's files (the
+                message lists those that exist).
+            WebserviceException: Bad model name.
+        """
+        from runyard._services import registry
+        from runyard.core.model import Model
+
+        mv = registry.register_from_run(
+            self._services,
+            self._run_id,
+            model_name=model_name,
+            model_path=model_path,
+            tags=tags,
+            properties=properties,
+            description=description,
+            model_framework=model_framework,
+            model_framework_version=model_framework_version,
+        )
+        return Model._from_version(self._experiment.workspace, mv)
+
+    # ---- context manager -----------------------------------------------------------------
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc is None:
+            self.complete()
+        else:
+            self.fail(error_details=exc)
+
+    def __repr__(self) -> str:
+        return f"Run(Experiment: {self._experiment.name}, Id: {self._run_id})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Run) and other._run_id == self._run_id
+
+    def __hash__(self) -> int:
+        return hash(self._run_id)
+
+
+def _wrap(workspace: Workspace, info: RunInfo) -> Run:
+    from runyard.core.experiment import Experiment
+
+    experiment = Experiment(workspace, info.experiment_name, _create_in_cloud=False)
+    return Run(experiment, info.run_id, _run_info=info)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise UserErrorException(f"Expected a str, got {type(value).__name__} ({value!r:.80}).")
+    return value
+
+
+# ---- metric points (shared with the job side, which logs to a spool instead) -------------
+
+
+def scalar_point(
+    name: str, value: Any, description: str = "", step: int | None = None
+) -> MetricPoint:
+    check_metric_name(name)
+    checked = check_scalar(name, value, method="log")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+        raise UserErrorException(f"run.log({name!r}, ..., step={step!r}): step must be an int.")
+    return MetricPoint(name, MetricKind.SCALAR, checked, time.time(), step, description)
+
+
+def list_points(name: str, value: Any, description: str = "") -> list[MetricPoint]:
+    check_metric_name(name)
+    if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
+        raise UserErrorException(
+            f"run.log_list({name!r}, ...) got a {type(value).__name__}; it takes a list of "
+            f"values. Use run.log({name!r}, value) for one value."
+        )
+    values = [check_scalar(name, v, method="log_list") for v in value]
+    now = time.time()
+    return [MetricPoint(name, MetricKind.LIST, v, now, None, description) for v in values]
+
+
+def row_point(name: str, row: Mapping[str, Any], description: str, method: str) -> MetricPoint:
+    check_metric_name(name)
+    if not row:
+        raise UserErrorException(
+            f"run.{method}({name!r}) got no columns; pass them as keywords, e.g. "
+            f"run.log_row({name!r}, epoch=1, loss=0.3)."
+        )
+    checked = {str(col): check_scalar(f"{name}.{col}", v, method=method) for col, v in row.items()}
+    return MetricPoint(name, MetricKind.TABLE, checked, time.time(), None, description)
+
+
+def table_points(name: str, value: Any, description: str = "") -> list[MetricPoint]:
+    check_metric_name(name)
+    if not isinstance(value, Mapping) or not value:
+        raise UserErrorException(
+            f"run.log_table({name!r}, ...) takes a non-empty dict of column -> list of values, "
+            f"got {type(value).__name__}."
+        )
+    columns = {}
+    for col, vals in value.items():
+        if isinstance(vals, str | bytes) or not hasattr(vals, "__iter__"):
+            raise UserErrorException(
+                f"run.log_table({name!r}, ...): column {col!r} must be a list of values, got "
+                f"{type(vals).__name__}."
+            )
+        columns[str(col)] = list(vals)
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) != 1:
+        sizes = {c: len(v) for c, v in columns.items()}
+        raise UserErrorException(
+            f"run.log_table({name!r}, ...): columns have different lengths {sizes}; every "
+            "column must hold one value per row."
+        )
+    rows = [{c: v[i] for c, v in columns.items()} for i in range(lengths.pop())]
+    return [row_point(name, row, description, "log_table") for row in rows]
+
+
+def image_artifact(name: str, path: Any, plot: Any) -> tuple[str, bytes]:
+    """(artifact name, png bytes) for log_image; checks everything before any upload."""
+    from runyard._store.artifacts import check_artifact_name
+
+    if (path is None) == (plot is None):
+        raise UserErrorException(
+            f"run.log_image({name!r}, ...) needs exactly one of path= (a png file) or plot= "
+            "(a matplotlib figure or pyplot)."
+        )
+    artifact = check_artifact_name(name if Path(name).suffix else f"{name}.png")
+    if plot is not None:
+        if not hasattr(plot, "savefig"):
+            raise UserErrorException(
+                f"run.log_image({name!r}, plot=...) got a {type(plot).__name__}; pass a "
+                "matplotlib Figure or the pyplot module."
+            )
+        buffer = io.BytesIO()
+        plot.savefig(buffer, format="png")
+        return artifact, buffer.getvalue()
+    src = Path(path)
+    if not src.is_file():
+        raise UserErrorException(
+            f"run.log_image({name!r}, path={str(path)!r}): no such file; pass an existing png."
+        )
+    if not Path(name).suffix:
+        artifact = check_artifact_name(f"{name}{src.suffix or '.png'}")
+    return artifact, src.read_bytes()
