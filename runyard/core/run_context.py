@@ -1,0 +1,299 @@
+"""The run a script sees: ``Run.get_context()`` inside a submitted job, or offline.
+
+Job side, so import-light: no SQLAlchemy, rich or typer at import time. Metrics, tags and
+properties go to the run's append-only spool (``runyard._spool``), which the agent's
+supervisor ingests; files go straight into the artifact store. Reading things back
+(``get_metrics``, ``get_details`` ...) opens the workspace's store on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runyard import _jobenv
+from runyard._metric_values import check_metric_name
+from runyard._spool import IMAGE, LIST, SCALAR, TABLE, SpoolWriter
+from runyard.core.run import Run, image_artifact, list_points, row_point, table_points
+from runyard.exceptions import MetricTypeConflict, RunEnvironmentException, UserErrorException
+
+log = logging.getLogger(__name__)
+
+_KIND_WORDS = {SCALAR: "scalar", LIST: "list", TABLE: "table", IMAGE: "image"}
+_cache: dict[tuple[str, ...], Run] = {}
+_cache_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class _ArtifactsOnly:
+    """What the tracking upload functions use of Services: the artifact store only, so
+    uploading from a job opens no database."""
+
+    artifacts: Any
+
+
+class _SubmittedRun(Run):
+    """The run of the submitted job this process belongs to (v1's ``_SubmittedRun``)."""
+
+    def __init__(self, experiment: Any, run_id: str, spool: str, workspace_dir: str) -> None:
+        super().__init__(experiment, run_id)
+        self._spool = SpoolWriter(spool)
+        self._workspace_dir = Path(workspace_dir)
+        self._kinds: dict[str, str] = {}
+        self._uploads: _ArtifactsOnly | None = None
+
+    # ---- metrics: one spool record per call ----------------------------------------
+    def _kind(self, name: str, kind: str) -> None:
+        old = self._kinds.setdefault(name, kind)
+        if old != kind:
+            raise MetricTypeConflict(self._run_id, name, _KIND_WORDS[old], _KIND_WORDS[kind])
+
+    def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
+        """Logs one value (kept once this returns, even if the process is then killed).
+
+        Raises:
+            UserErrorException: the value is not a number, str or bool, or a list.
+        """
+        if self._kinds.get(name) != SCALAR:
+            check_metric_name(name)
+            self._kind(name, SCALAR)
+        if step is not None and (type(step) is not int):
+            raise UserErrorException(f"run.log({name!r}, ..., step={step!r}): step must be an int.")
+        self._spool.scalar(name, value, description, step)
+
+    def log_list(self, name: str, value: Any, description: str = "") -> None:
+        """Logs a list of values under one name."""
+        points = list_points(name, value, description)
+        self._kind(name, LIST)
+        self._spool.record(name, LIST, [p.value for p in points], description)
+
+    def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
+        """Logs one table row; the keyword arguments are its columns."""
+        point = row_point(name, kwargs, description or "", "log_row")
+        self._kind(name, TABLE)
+        self._spool.record(name, TABLE, point.value, description or "")
+
+    def log_table(self, name: str, value: Mapping[str, Any], description: str = "") -> None:
+        """Logs a table given as {column: [values]}."""
+        points = table_points(name, value, description)
+        self._kind(name, TABLE)
+        self._spool.record(name, TABLE, [p.value for p in points], description)
+
+    def log_image(
+        self, name: str, path: Any = None, plot: Any = None, description: str = ""
+    ) -> None:
+        """Logs a png file (``path``) or a matplotlib figure (``plot``) as an image."""
+        check_metric_name(name)
+        artifact, data = image_artifact(name, path, plot)
+        self._kind(name, IMAGE)
+        self._artifacts().artifacts.put_bytes(f"runs/{self._run_id}/{artifact}", data)
+        self._spool.record(name, IMAGE, artifact, description)
+
+    # ---- tags and properties: applied by the supervisor from the spool ------------------
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Sets tags (visible in the run's details once the agent ingests them)."""
+        if not isinstance(tags, Mapping):
+            raise UserErrorException(
+                f"set_tags takes a dict of tag -> value, got {type(tags).__name__}."
+            )
+        self._spool.tags({_tag_key(k): None if v is None else str(v) for k, v in tags.items()})
+
+    def add_properties(self, properties: Mapping[str, Any]) -> None:
+        """Adds properties (immutable once set)."""
+        if not isinstance(properties, Mapping):
+            raise UserErrorException(
+                f"add_properties takes a dict of name -> value, got {type(properties).__name__}."
+            )
+        self._spool.properties({_tag_key(k): str(v) for k, v in properties.items()})
+
+    # ---- files: straight into the artifact store ------------------------------------------
+    def _artifacts(self) -> _ArtifactsOnly:
+        if self._uploads is None:
+            from runyard._config import WorkspaceLayout
+            from runyard._store import open_artifact_store
+
+            root = WorkspaceLayout(self._workspace_dir).artifacts_dir
+            self._uploads = _ArtifactsOnly(open_artifact_store(root))
+        return self._uploads
+
+    def upload_file(self, name: str, path_or_stream: Any, datastore_name: Any = None) -> None:
+        """Uploads a local file (or a readable stream) as the run's file ``name``."""
+        from runyard._services import tracking
+
+        tracking.upload_file(self._artifacts(), self._run_id, name, path_or_stream)
+
+    def upload_files(
+        self,
+        names: list[str],
+        paths: list[Any],
+        return_artifacts: bool = False,
+        timeout_seconds: int | None = None,
+        datastore_name: Any = None,
+    ) -> None:
+        """Uploads several files; names and paths must have the same length."""
+        from runyard._services import tracking
+
+        tracking.upload_files(self._artifacts(), self._run_id, names, paths)
+
+    def upload_folder(self, name: str, path: Any, datastore_name: Any = None) -> None:
+        """Uploads a folder; each file becomes ``name/<path inside the folder>``."""
+        from runyard._services import tracking
+
+        tracking.upload_folder(self._artifacts(), self._run_id, name, path)
+
+    # ---- status belongs to the runtime (v1) ----------------------------------------------
+    def complete(self, _set_status: bool = True) -> None:
+        """Does nothing: the runtime sets Completed from the script's exit code (as v1)."""
+
+    def fail(self, error_details: Any = None, error_code: str | None = None, **kw: Any) -> None:
+        """Changes nothing (as v1): the runtime sets the status from the exit code. Exit
+        with a non-zero code (raise, or sys.exit(1)) to end the run Failed."""
+        log.warning(
+            "run.fail() inside a submitted run does not change its status; the run ends Failed "
+            "when the script exits with a non-zero code (raise an exception or sys.exit(1))."
+        )
+
+    def cancel(self) -> None:
+        log.warning("run.cancel() inside the run itself is ignored; cancel it from outside.")
+
+    @property
+    def input_datasets(self) -> dict[str, Any]:
+        return {}
+
+    @property
+    def output_datasets(self) -> dict[str, Any]:
+        return {}
+
+
+def _tag_key(key: Any) -> str:
+    if not isinstance(key, str) or not key:
+        raise UserErrorException(f"Tag and property names must be non-empty str, got {key!r}.")
+    return key
+
+
+class _OfflineRun:
+    """What get_context returns outside a submitted run: prints what would be logged
+    (v1's wording) and raises nothing, so a script runs unchanged on a laptop."""
+
+    def __init__(self, run_id: str | None = None) -> None:
+        self.id = run_id or f"OfflineRun_{uuid.uuid4()}"
+        self.parent = None  # v1 lacks it and scripts crash on it (AML notebooks #1358)
+
+    def __repr__(self) -> str:
+        return f"_OfflineRun(id={self.id!r})"
+
+    def _attempt(self, what: str, name: Any, value: Any) -> None:
+        print(f"Attempted to log {what} metric {name}:\n{value}")
+
+    def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
+        self._attempt("scalar", name, value)
+
+    def log_list(self, name: str, value: Any, description: str = "") -> None:
+        self._attempt("list", name, value)
+
+    def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
+        self._attempt("row", name, kwargs)
+
+    def log_table(self, name: str, value: Any, description: str = "") -> None:
+        self._attempt("table", name, value)
+
+    def log_image(
+        self, name: str, path: Any = None, plot: Any = None, description: str = ""
+    ) -> None:
+        self._attempt("image", name, path if path is not None else plot)
+
+    def tag(self, key: str, value: Any = None) -> None:
+        print(f"Attempted to set tag {key} to {value}")
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        print(f"Attempted to set tags {dict(tags)}")
+
+    def add_properties(self, properties: Mapping[str, Any]) -> None:
+        print(f"Attempted to add properties {dict(properties)}")
+
+    def upload_file(self, name: str, path_or_stream: Any, datastore_name: Any = None) -> None:
+        print(f"Attempted to upload file {name} from {path_or_stream}")
+
+    def upload_files(self, names: Any, paths: Any, *args: Any, **kwargs: Any) -> None:
+        print(f"Attempted to upload files {list(names)} from {list(paths)}")
+
+    def upload_folder(self, name: str, path: Any, datastore_name: Any = None) -> None:
+        print(f"Attempted to upload folder {name} from {path}")
+
+    def complete(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def fail(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
+
+    def child_run(self, name: str | None = None, run_id: str | None = None, outputs: Any = None):
+        return _OfflineRun(run_id or f"{self.id}.{name or uuid.uuid4()}")
+
+    @property
+    def input_datasets(self) -> dict[str, Any]:
+        return {}
+
+    def __enter__(self) -> _OfflineRun:
+        print(f"[START] Run {self.id} context")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        print(f"[STOP] Run {self.id} context")
+
+
+def _submitted_run(env: Mapping[str, str]) -> Run:
+    from runyard._config import WorkspaceLayout
+    from runyard.core.experiment import Experiment
+    from runyard.core.workspace import Workspace
+
+    key = tuple(env.get(n, "") for n in (*_jobenv.REQUIRED, _jobenv.SUBSCRIPTION))
+    with _cache_lock:
+        run = _cache.get(key)
+        if run is None:
+            layout = WorkspaceLayout(Path(env[_jobenv.WORKSPACE_DIR]))
+            workspace = Workspace._from_layout(
+                layout,
+                name=env[_jobenv.WORKSPACE_NAME],
+                subscription_id=env.get(_jobenv.SUBSCRIPTION, ""),
+                resource_group=env.get(_jobenv.RESOURCE_GROUP, ""),
+            )
+            experiment = Experiment(workspace, env[_jobenv.EXPERIMENT_NAME], _create_in_cloud=False)
+            run = _SubmittedRun(
+                experiment, env[_jobenv.RUN_ID], env[_jobenv.SPOOL], env[_jobenv.WORKSPACE_DIR]
+            )
+            _cache[key] = run
+        return run
+
+
+def get_context(allow_offline: bool = True) -> Any:
+    """The submitted run this process belongs to, else an offline run.
+
+    Args:
+        allow_offline: Outside a submitted run, return an offline run (True) or raise.
+
+    Returns:
+        A ``_SubmittedRun`` (the same object on every call) or an ``_OfflineRun``.
+
+    Raises:
+        RunEnvironmentException: outside a submitted run with ``allow_offline=False``.
+    """
+    missing = _jobenv.missing_variables(os.environ)
+    if not missing:
+        return _submitted_run(os.environ)
+    if allow_offline:
+        return _OfflineRun()
+    raise RunEnvironmentException(
+        "Run.get_context(allow_offline=False) found no submitted run: environment variables "
+        f"{', '.join(missing)} are not set. Submit the script with experiment.submit("
+        "ScriptRunConfig(...)), or call Run.get_context() (allow_offline=True) to get an "
+        "offline run that prints metrics."
+    )
