@@ -67,10 +67,15 @@ def _phase(status: RunStatus, tail: _LogTail, out: TextIO) -> None:
     if line is None:
         return
     out.write(f"[{status.value}] {line}\n")
-    if status is RunStatus.RUNNING and not tail.started:
+    if status in (RunStatus.RUNNING, RunStatus.FINALIZING):
+        _start_stream(tail, out)
+    out.flush()
+
+
+def _start_stream(tail: _LogTail, out: TextIO) -> None:
+    if not tail.started:
         out.write(f"\nStreaming {DRIVER_LOG}\n{_SEPARATOR}\n\n")
         tail.started = True
-    out.flush()
 
 
 def _summary(info: RunInfo, out: TextIO) -> None:
@@ -104,9 +109,9 @@ def wait_for_run(
     next_check = 0.0
     while True:
         if show_output and info.status is not shown:
-            if info.status.is_terminal() or info.status is RunStatus.FINALIZING:
-                tail.started = True  # a run that ended before we looked: print it all
             _phase(info.status, tail, out)
+            if info.status.is_terminal():
+                _start_stream(tail, out)  # it ended before we saw it run: print it all
             shown = info.status
         if show_output and tail.started:
             tail.pump(final=info.status.is_terminal())
