@@ -1,0 +1,421 @@
+"""One contract for every Store implementation, run on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+from datetime import timezone
+from pathlib import Path
+
+import pytest
+
+from runyard._entities import MetricKind, MetricPoint, RunStatus
+from runyard._store.base import Store
+from runyard.exceptions import (
+    ExperimentNotFound,
+    ImmutablePropertyError,
+    InvalidStatusTransition,
+    MetricTypeConflict,
+    ModelNotFoundException,
+    ModelPropertyImmutable,
+    RunIdAlreadyExists,
+    RunNotFound,
+)
+
+WORKERS = Path(__file__).with_name("workers.py")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_run(store: Store, run_id: str, experiment: str = "exp", **kwargs):
+    kwargs.setdefault("status", RunStatus.QUEUED)
+    kwargs.setdefault("run_type", "azureml.scriptrun")
+    return store.create_run(run_id=run_id, experiment_name=experiment, **kwargs)
+
+
+def point(name, value, kind=MetricKind.SCALAR, **kwargs):
+    return MetricPoint(name=name, kind=kind, value=value, time=time.time(), **kwargs)
+
+
+def run_workers(jobs: list[list[str]], uri: str) -> list[object]:
+    """Starts one process per job at once; they all begin work at the same instant."""
+    start = str(time.time() + 3.0)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WORKERS), job[0], uri, start, *job[1:]],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for job in jobs
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+class TestExperiments:
+    def test_get_or_create_is_idempotent(self, store):
+        first = store.get_or_create_experiment("exp")
+        again = store.get_or_create_experiment("exp")
+        assert first == again
+        assert first.created_time.tzinfo == timezone.utc
+
+    def test_list_experiments_ordered_by_name(self, store):
+        for name in ("b", "c", "a"):
+            store.get_or_create_experiment(name)
+        assert [e.name for e in store.list_experiments()] == ["a", "b", "c"]
+
+    def test_get_missing_experiment_names_it(self, store):
+        with pytest.raises(ExperimentNotFound, match=r"No experiment named 'nope'.*Experiment"):
+            store.get_experiment("nope")
+        assert store.list_experiments() == []
+
+
+class TestRuns:
+    def test_create_run_numbers_per_experiment(self, store):
+        assert [make_run(store, f"r{i}").number for i in range(3)] == [1, 2, 3]
+        assert make_run(store, "other", experiment="exp2").number == 1
+        assert store.get_experiment("exp2").name == "exp2"
+
+    def test_create_run_fields_round_trip(self, store):
+        run = make_run(
+            store,
+            "r1",
+            target="cpu",
+            display_name="dn",
+            description="desc",
+            tags={"a": "1", "flag": None},
+            properties={"p": "v"},
+            definition={"script": "train.py", "arguments": ["--lr", "0.1"]},
+        )
+        assert store.get_run("r1") == run
+        assert (run.status, run.target, run.display_name) == (RunStatus.QUEUED, "cpu", "dn")
+        assert run.tags == {"a": "1", "flag": None}
+        assert run.definition["arguments"] == ["--lr", "0.1"]
+        assert run.created_time.tzinfo == timezone.utc
+        assert run.start_time is None and run.end_time is None
+
+    def test_created_running_sets_start_time(self, store):
+        run = make_run(store, "r1", status=RunStatus.RUNNING)
+        assert run.start_time is not None and run.start_time.tzinfo == timezone.utc
+
+    def test_create_run_with_missing_parent_stores_nothing(self, store):
+        with pytest.raises(RunNotFound, match=r"No run with id 'ghost'.*runyard runs list"):
+            make_run(store, "child", parent_run_id="ghost")
+        assert store.list_runs(include_children=True) == []
+
+    def test_create_run_duplicate_id_refused(self, store):
+        make_run(store, "r1")
+        with pytest.raises(RunIdAlreadyExists, match=r"'r1' already exists.*another id"):
+            make_run(store, "r1", experiment="other")
+        assert [r.run_id for r in store.list_runs(include_children=True)] == ["r1"]
+        assert make_run(store, "r2").number == 2
+
+    def test_get_missing_run(self, store):
+        with pytest.raises(RunNotFound, match="No run with id 'missing'"):
+            store.get_run("missing")
+
+    def test_list_runs_newest_first_and_filters(self, store):
+        make_run(store, "a", tags={"t": "1"}, properties={"p": "x"})
+        make_run(store, "b", status=RunStatus.RUNNING, run_type="interactive")
+        make_run(store, "c", experiment="other", tags={"t": "2"})
+        make_run(store, "a1", parent_run_id="a")
+        ids = lambda runs: [r.run_id for r in runs]  # noqa: E731
+        assert ids(store.list_runs()) == ["c", "b", "a"]
+        assert ids(store.list_runs(include_children=True)) == ["a1", "c", "b", "a"]
+        assert ids(store.list_runs(experiment_name="exp")) == ["b", "a"]
+        assert ids(store.list_runs(parent_run_id="a")) == ["a1"]
+        assert ids(store.list_runs(statuses=[RunStatus.RUNNING])) == ["b"]
+        assert ids(store.list_runs(run_type="interactive")) == ["b"]
+        assert ids(store.list_runs(tags={"t": "2"})) == ["c"]
+        assert ids(store.list_runs(tags={"t": None})) == ["c", "a"]
+        assert ids(store.list_runs(tags=["t"])) == ["c", "a"]
+        assert ids(store.list_runs(properties={"p": "x"})) == ["a"]
+        assert ids(store.list_runs(properties=["nope"])) == []
+
+
+class TestStatus:
+    def test_running_sets_start_terminal_sets_end(self, store):
+        make_run(store, "r1")
+        running = store.set_run_status("r1", RunStatus.RUNNING)
+        assert running.status is RunStatus.RUNNING and running.start_time is not None
+        done = store.set_run_status("r1", RunStatus.COMPLETED)
+        assert done.end_time is not None and done.start_time == running.start_time
+
+    def test_error_is_stored(self, store):
+        make_run(store, "r1")
+        err = {"code": "UserError", "message": "boom"}
+        assert store.set_run_status("r1", RunStatus.FAILED, error=err).error == err
+        assert store.get_run("r1").error == err
+
+    def test_leaving_terminal_status_raises_and_changes_nothing(self, store):
+        make_run(store, "r1")
+        failed = store.set_run_status("r1", RunStatus.FAILED, error={"message": "x"})
+        with pytest.raises(
+            InvalidStatusTransition, match=r"'r1' is already Failed; it cannot move to Running"
+        ):
+            store.set_run_status("r1", RunStatus.RUNNING)
+        assert store.get_run("r1") == failed
+
+    def test_same_terminal_status_is_noop(self, store):
+        make_run(store, "r1")
+        done = store.set_run_status("r1", RunStatus.COMPLETED)
+        assert store.set_run_status("r1", RunStatus.COMPLETED) == done
+
+    def test_compare_and_set(self, store):
+        make_run(store, "r1")
+        claimed = store.set_run_status("r1", RunStatus.PREPARING, expected=[RunStatus.QUEUED])
+        assert claimed.status is RunStatus.PREPARING
+        again = store.set_run_status("r1", RunStatus.PREPARING, expected=[RunStatus.QUEUED])
+        assert again is None
+        assert store.get_run("r1").status is RunStatus.PREPARING
+
+    def test_compare_and_set_on_terminal_run_returns_none(self, store):
+        make_run(store, "r1")
+        canceled = store.set_run_status("r1", RunStatus.CANCELED)
+        assert store.set_run_status("r1", RunStatus.RUNNING, expected=[RunStatus.QUEUED]) is None
+        assert store.get_run("r1") == canceled
+
+    def test_status_of_missing_run(self, store):
+        with pytest.raises(RunNotFound, match="'nope'"):
+            store.set_run_status("nope", RunStatus.RUNNING)
+
+
+class TestRunFields:
+    def test_update_run_merges(self, store):
+        make_run(store, "r1", definition={"script": "a.py", "args": []})
+        store.update_run("r1", runtime={"pid": 1})
+        run = store.update_run(
+            "r1", display_name="n", definition={"args": ["x"]}, runtime={"wd": "/w"}
+        )
+        assert run.display_name == "n" and run.description is None
+        assert run.definition == {"script": "a.py", "args": ["x"]}
+        assert run.runtime == {"pid": 1, "wd": "/w"}
+        assert store.get_run("r1") == run
+
+    def test_tags_set_and_remove(self, store):
+        make_run(store, "r1", tags={"a": "1"})
+        store.set_tags("r1", {"b": "2", "a": "3"})
+        assert store.remove_tags("r1", ["a", "zz"]).tags == {"b": "2"}
+        assert store.get_run("r1").tags == {"b": "2"}
+
+    def test_properties_are_immutable(self, store):
+        make_run(store, "r1", properties={"k": "v"})
+        assert store.add_properties("r1", {"k": "v", "n": "1"}).properties == {"k": "v", "n": "1"}
+        with pytest.raises(
+            ImmutablePropertyError,
+            match=r"Property 'k' of run 'r1' is already 'v'.*tried 'w'.*run.tag",
+        ):
+            store.add_properties("r1", {"new": "x", "k": "w"})
+        assert store.get_run("r1").properties == {"k": "v", "n": "1"}
+
+    def test_update_missing_run(self, store):
+        for call in (
+            lambda: store.update_run("nope", display_name="x"),
+            lambda: store.set_tags("nope", {"a": "b"}),
+            lambda: store.remove_tags("nope", ["a"]),
+            lambda: store.add_properties("nope", {"a": "b"}),
+        ):
+            with pytest.raises(RunNotFound, match="'nope'"):
+                call()
+
+
+class TestMetrics:
+    def test_points_come_back_in_order_per_name(self, store):
+        make_run(store, "r1")
+        store.log_metrics("r1", [point("loss", 0.5), point("acc", 1), point("loss", 0.25)])
+        store.log_metrics("r1", [point("loss", 0.125, description="training loss")])
+        metrics = store.get_metrics("r1")
+        assert list(metrics) == ["loss", "acc"]
+        assert metrics["loss"].values == [0.5, 0.25, 0.125]
+        assert metrics["loss"].description == "training loss"
+        assert metrics["acc"].values == [1] and metrics["acc"].kind is MetricKind.SCALAR
+        assert list(store.get_metrics("r1", ["acc"])) == ["acc"]
+
+    def test_special_floats_and_types_round_trip(self, store):
+        make_run(store, "r1")
+        floats = [1.5, math.nan, math.inf, -math.inf, -0.0, 1e308]
+        mixed = [1, True, False, "text", 2.5, math.nan, 2**70, -(2**63)]
+        store.log_metrics("r1", [point("f", v) for v in floats] + [point("m", v) for v in mixed])
+        metrics = store.get_metrics("r1")
+        got = metrics["f"].values
+        assert math.isnan(got[1]) and got[2] == math.inf and got[3] == -math.inf
+        assert [got[0], got[4], got[5]] == [1.5, -0.0, 1e308]
+        m = metrics["m"].values
+        assert [type(v) for v in m] == [int, bool, bool, str, float, float, int, int]
+        assert m[:5] == [1, True, False, "text", 2.5] and math.isnan(m[5])
+        assert m[6:] == [2**70, -(2**63)]
+
+    def test_single_type_series(self, store):
+        make_run(store, "r1")
+        store.log_metrics(
+            "r1",
+            [point("i", 3), point("i", 4), point("b", True), point("s", "x"), point("s", "y")],
+        )
+        metrics = store.get_metrics("r1")
+        assert (metrics["i"].values, metrics["b"].values) == ([3, 4], [True])
+        assert metrics["s"].values == ["x", "y"]
+
+    def test_table_list_and_image_kinds(self, store):
+        make_run(store, "r1")
+        rows = [{"epoch": 1, "loss": math.nan, "tag": "a"}, {"epoch": 2, "loss": 0.5, "tag": "b"}]
+        store.log_metrics(
+            "r1",
+            [point("t", row, MetricKind.TABLE) for row in rows]
+            + [point("l", v, MetricKind.LIST) for v in (1, 2.5, "x")]
+            + [point("img", "outputs/plot.png", MetricKind.IMAGE)],
+        )
+        metrics = store.get_metrics("r1")
+        assert metrics["t"].kind is MetricKind.TABLE
+        assert math.isnan(metrics["t"].values[0]["loss"])
+        assert metrics["t"].values[1] == rows[1]
+        assert metrics["l"].values == [1, 2.5, "x"] and metrics["l"].kind is MetricKind.LIST
+        assert metrics["img"].values == ["outputs/plot.png"]
+
+    def test_kind_conflict_stores_nothing_of_the_batch(self, store):
+        make_run(store, "r1")
+        store.log_metrics("r1", [point("loss", 1.0)], spool_offset=10)
+        with pytest.raises(
+            MetricTypeConflict,
+            match=r"'loss' of run 'r1' was logged as a scalar.*also be logged as a list",
+        ):
+            store.log_metrics(
+                "r1",
+                [point("new", 1.0), point("loss", 2.0), point("loss", 3.0, MetricKind.LIST)],
+                spool_offset=99,
+            )
+        assert {k: v.values for k, v in store.get_metrics("r1").items()} == {"loss": [1.0]}
+        assert store.get_spool_offset("r1") == 10
+
+    def test_kind_conflict_inside_one_new_batch(self, store):
+        make_run(store, "r1")
+        with pytest.raises(MetricTypeConflict, match="'m' of run 'r1' was logged as a table"):
+            store.log_metrics("r1", [point("m", {"a": 1}, MetricKind.TABLE), point("m", 1.0)])
+        assert store.get_metrics("r1") == {}
+
+    def test_spool_offset(self, store):
+        make_run(store, "r1")
+        assert store.get_spool_offset("r1") == 0
+        store.log_metrics("r1", [point("a", 1.0)], spool_offset=40)
+        store.log_metrics("r1", [], spool_offset=55)
+        store.log_metrics("r1", [point("a", 2.0)])
+        assert store.get_spool_offset("r1") == 55
+        assert store.get_metrics("r1")["a"].values == [1.0, 2.0]
+
+    def test_metrics_of_missing_run(self, store):
+        with pytest.raises(RunNotFound, match="'nope'"):
+            store.log_metrics("nope", [point("a", 1.0)])
+        with pytest.raises(RunNotFound, match="'nope'"):
+            store.get_metrics("nope")
+        with pytest.raises(RunNotFound, match="'nope'"):
+            store.get_spool_offset("nope")
+
+
+class TestModels:
+    def register(self, store, name="m", **kwargs):
+        return store.create_model_version(
+            name=name, artifact_prefix=f"models/{name}", model_path="model.pkl", **kwargs
+        )
+
+    def test_versions_increment_per_name(self, store):
+        assert [self.register(store).version for _ in range(3)] == [1, 2, 3]
+        assert self.register(store, "other").version == 1
+
+    def test_fields_round_trip(self, store):
+        model = self.register(
+            store,
+            tags={"a": "1"},
+            properties={"p": "x"},
+            description="d",
+            run_id="r1",
+            experiment_name="exp",
+            model_framework="ScikitLearn",
+            model_framework_version="1.4",
+        )
+        assert store.get_model("m", 1) == model
+        assert model.id == "m:1" and model.created_time.tzinfo == timezone.utc
+
+    def test_get_latest(self, store):
+        for _ in range(3):
+            self.register(store)
+        assert store.get_model("m").version == 3
+        store.delete_model("m", 3)
+        assert store.get_model("m").version == 2
+        assert self.register(store).version == 4
+
+    def test_missing_model_messages(self, store):
+        with pytest.raises(ModelNotFoundException, match=r"ModelNotFound: no model 'x'.*list"):
+            store.get_model("x")
+        self.register(store, "x")
+        with pytest.raises(
+            ModelNotFoundException,
+            match=r"no model 'x' version 7.*Versions of 'x' that exist: \[1\]",
+        ):
+            store.get_model("x", 7)
+        with pytest.raises(ModelNotFoundException, match="'x' version 2"):
+            store.delete_model("x", 2)
+        assert [m.id for m in store.list_models()] == ["x:1"]
+
+    def test_list_filters_and_latest(self, store):
+        self.register(store, "b", tags={"stage": "dev"})
+        self.register(store, "b", tags={"stage": "prod"}, run_id="r9")
+        self.register(store, "a", properties={"k": "v"})
+        ids = lambda models: [m.id for m in models]  # noqa: E731
+        assert ids(store.list_models()) == ["a:1", "b:2", "b:1"]
+        assert ids(store.list_models(latest=True)) == ["a:1", "b:2"]
+        assert ids(store.list_models(name="b")) == ["b:2", "b:1"]
+        assert ids(store.list_models(tags={"stage": "dev"})) == ["b:1"]
+        assert ids(store.list_models(tags=["stage"])) == ["b:2", "b:1"]
+        assert ids(store.list_models(properties={"k": None})) == ["a:1"]
+        assert ids(store.list_models(run_id="r9")) == ["b:2"]
+
+    def test_update_model(self, store):
+        self.register(store, tags={"a": "1", "b": "2"}, properties={"p": "x"})
+        updated = store.update_model(
+            "m",
+            1,
+            description="new",
+            add_tags={"c": "3"},
+            remove_tags=["a"],
+            add_properties={"q": "y"},
+        )
+        assert updated.tags == {"b": "2", "c": "3"} and updated.description == "new"
+        assert updated.properties == {"p": "x", "q": "y"}
+        assert store.get_model("m", 1) == updated
+
+    def test_update_model_property_is_immutable(self, store):
+        before = self.register(store, properties={"p": "x"})
+        with pytest.raises(
+            ModelPropertyImmutable, match=r"Property 'p' of model 'm:1' is already 'x'.*'z'"
+        ):
+            store.update_model("m", 1, description="changed", add_properties={"p": "z"})
+        assert store.get_model("m", 1) == before
+
+
+class TestConcurrency:
+    def test_eight_processes_create_runs_without_gaps(self, store, store_uri):
+        jobs = [["create_run", "exp", f"run_{i}"] for i in range(8)]
+        assert sorted(run_workers(jobs, store_uri)) == list(range(1, 9))
+        runs = store.list_runs(experiment_name="exp")
+        assert sorted(r.number for r in runs) == list(range(1, 9))
+        assert len(store.list_experiments()) == 1
+
+    def test_eight_processes_register_one_name(self, store, store_uri):
+        versions = run_workers([["register", "shared"] for _ in range(8)], store_uri)
+        assert sorted(versions) == list(range(1, 9))
+        assert sorted(m.version for m in store.list_models(name="shared")) == list(range(1, 9))
+
+    def test_eight_processes_log_to_eight_runs(self, store, store_uri):
+        for i in range(8):
+            make_run(store, f"run_{i}", status=RunStatus.RUNNING)
+        run_workers([["log", f"run_{i}", "200"] for i in range(8)], store_uri)
+        for i in range(8):
+            assert store.get_metrics(f"run_{i}")["loss"].values == [float(j) for j in range(200)]
+            assert store.get_spool_offset(f"run_{i}") == 200

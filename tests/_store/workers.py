@@ -1,0 +1,50 @@
+"""Worker processes for the concurrency tests: python workers.py <job> <uri> <start> ...
+
+Each worker imports, then sleeps until the shared ``start`` epoch time so that all of
+them hit the store at the same moment. Prints one JSON result line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from runyard._entities import MetricKind, MetricPoint, RunStatus
+from runyard._store import open_store
+
+
+def main(job: str, uri: str, start: str, *args: str) -> None:
+    store = open_store(uri)
+    time.sleep(max(0.0, float(start) - time.time()))
+    if job == "create_run":
+        experiment, run_id = args
+        run = store.create_run(
+            run_id=run_id,
+            experiment_name=experiment,
+            status=RunStatus.QUEUED,
+            run_type="azureml.scriptrun",
+        )
+        result: object = run.number
+    elif job == "register":
+        (name,) = args
+        result = store.create_model_version(
+            name=name, artifact_prefix=f"models/{time.time_ns()}", model_path="model.pkl"
+        ).version
+    elif job == "log":
+        run_id, count = args[0], int(args[1])
+        for i in range(0, count, 10):
+            points = [
+                MetricPoint("loss", MetricKind.SCALAR, float(j), time.time(), step=j)
+                for j in range(i, min(i + 10, count))
+            ]
+            store.log_metrics(run_id, points, spool_offset=i + len(points))
+        result = count
+    else:
+        raise SystemExit(f"unknown job {job!r}")
+    store.close()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
