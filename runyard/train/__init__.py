@@ -1,0 +1,1 @@
+"""Training configurations at ``azureml.train`` names: ``estimator.Estimator`` and ``dnn``."""
