@@ -20,7 +20,6 @@ import logging
 import os
 import select
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -37,7 +36,7 @@ log = logging.getLogger(__name__)
 POLL = 1.0  # seconds between queue scans when nobody wakes the agent
 DEFAULT_IDLE_SECONDS = 600
 START_TIMEOUT = 30.0
-_spawned: list[subprocess.Popen[bytes]] = []  # kept so Popen never warns; reaped lazily
+_spawned: list[int] = []  # agents this process started, reaped lazily (no zombies)
 
 
 def _lock_path(layout: WorkspaceLayout) -> Path:
@@ -113,21 +112,30 @@ def _agent_env(settings: Settings) -> dict[str, str]:
 
 
 def _spawn(layout: WorkspaceLayout, settings: Settings) -> None:
-    for proc in list(_spawned):
-        if proc.poll() is not None:
-            _spawned.remove(proc)
-    with open(log_path(layout), "ab") as out:
-        _spawned.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "runyard._services.agent", str(layout.root)],
-                cwd=layout.root,
-                env=_agent_env(settings),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+    # posix_spawn rather than Popen: no Popen object outlives this call (Popen warns when
+    # collected while its process runs, and the agent is meant to outlive us).
+    for pid in list(_spawned):
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                continue
+        _spawned.remove(pid)
+    argv = [sys.executable, "-m", "runyard._services.agent", str(layout.root)]
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (
+            os.POSIX_SPAWN_OPEN,
+            1,
+            str(log_path(layout)),
+            os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+            0o644,
+        ),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ]
+    _spawned.append(
+        os.posix_spawn(
+            sys.executable, argv, _agent_env(settings), file_actions=actions, setsid=True
         )
+    )
 
 
 def _wait_for(predicate: Any, timeout: float) -> bool:
@@ -331,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s agent[%(process)d] %(levelname)s %(message)s"
     )
     layout = WorkspaceLayout(Path(args[0]).resolve())
+    os.chdir(layout.root)  # hold no submitter's folder open
     lock_fd = _hold_lock(layout)
     if lock_fd is None:
         log.info("another agent holds %s; exiting", _lock_path(layout))

@@ -36,16 +36,16 @@ class _SourceFile:
     mode: int
 
 
-def _ignore_spec(folder: Path) -> pathspec.PathSpec | None:
+def _ignore_spec(folder: Path) -> pathspec.GitIgnoreSpec | None:
     for name in _IGNORE_FILES:
         candidate = folder / name
         if candidate.is_file():
             lines = candidate.read_text(encoding="utf-8", errors="replace").splitlines()
-            return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+            return pathspec.GitIgnoreSpec.from_lines(lines)
     return None
 
 
-def _ignored(specs: list[tuple[str, pathspec.PathSpec]], rel: str, is_dir: bool) -> bool:
+def _ignored(specs: list[tuple[str, pathspec.GitIgnoreSpec]], rel: str, is_dir: bool) -> bool:
     for base, spec in specs:
         sub = rel[len(base) :] if base else rel
         if spec.match_file(sub + "/" if is_dir else sub):
@@ -56,7 +56,7 @@ def _ignored(specs: list[tuple[str, pathspec.PathSpec]], rel: str, is_dir: bool)
 def list_source_files(source_directory: Path) -> list[_SourceFile]:
     """Files that go into the snapshot, sorted by path, honouring ignore files."""
     files: list[_SourceFile] = []
-    stack: list[tuple[Path, str, list[tuple[str, pathspec.PathSpec]]]] = [
+    stack: list[tuple[Path, str, list[tuple[str, pathspec.GitIgnoreSpec]]]] = [
         (source_directory, "", [])
     ]
     while stack:

@@ -1,0 +1,81 @@
+"""Nothing logged is lost, and no run stays Running, when processes are killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from runyard._entities import RunStatus
+from runyard._services.agent import agent_pid, agent_status
+
+from .conftest import ACTIVE, pid_alive, submit, wait, wait_for_marker, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+N = 20_000
+LOGGER = (
+    "import sys, time\n"
+    "from runyard.core.run import Run\n"
+    "run = Run.get_context()\n"
+    f"for i in range({N}):\n"
+    "    run.log('value', i)\n"
+    "run.log_row('table', epoch=1, loss=0.5)\n"
+    "run.tag('phase', 'trained')\n"
+    "print('MARKER-LOGGED', flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def test_kill_9_of_the_job_keeps_every_logged_value(services, source) -> None:
+    info = submit(services, source(**{"train.py": LOGGER}))
+    wait_for_marker(services, info.run_id, "MARKER-LOGGED")
+    pid = services.store.get_run(info.run_id).runtime["pid"]
+    os.kill(pid, signal.SIGKILL)
+    done = wait(services, info.run_id)
+    assert done.status is RunStatus.FAILED
+    assert done.error["code"] == "ProcessKilled"
+    assert "killed by signal 9 (SIGKILL)" in done.error["message"]
+    metrics = services.store.get_metrics(info.run_id)
+    assert metrics["value"].values == list(range(N))
+    assert metrics["table"].values == [{"epoch": 1, "loss": 0.5}]
+    assert done.tags["phase"] == "trained"
+
+
+def test_killed_agent_is_reconciled_run_failed_with_reason(services, source) -> None:
+    info = submit(services, source(**{"train.py": LOGGER}))
+    wait_for_marker(services, info.run_id, "MARKER-LOGGED")
+    running = services.store.get_run(info.run_id)
+    assert running.status is RunStatus.RUNNING
+    old_agent, job_pid = agent_pid(services.layout), running.runtime["pid"]
+    os.kill(old_agent, signal.SIGKILL)
+    wait_until(lambda: agent_pid(services.layout) is None, 10, "the agent lock to be released")
+    assert services.store.get_run(info.run_id).status is RunStatus.RUNNING  # nobody noticed yet
+
+    done = wait(services, info.run_id)  # sees no agent, starts one, which reconciles
+
+    assert done.status is RunStatus.FAILED
+    assert done.error["code"] == "AgentDied"
+    assert f"The agent (pid {old_agent})" in done.error["message"]
+    assert "while the run was Running" in done.error["message"]
+    assert "Rerun it" in done.error["message"]
+    wait_until(lambda: not pid_alive(job_pid), 10, "the orphaned job to be killed")
+    assert services.store.get_metrics(info.run_id)["value"].values == list(range(N))
+    assert not [r for r in services.store.list_runs(include_children=True) if r.status in ACTIVE]
+    assert agent_status(services.layout, services.settings)["running_runs"] == []
+
+
+def test_stopped_agent_fails_its_runs_with_agent_stopped(services, source) -> None:
+    from runyard._services.agent import stop_agent
+
+    info = submit(services, source(**{"train.py": LOGGER}))
+    wait_for_marker(services, info.run_id, "MARKER-LOGGED")
+    job_pid = services.store.get_run(info.run_id).runtime["pid"]
+    assert stop_agent(services.layout, timeout=30) is True
+    done = services.store.get_run(info.run_id)
+    assert done.status is RunStatus.FAILED
+    assert done.error["code"] == "AgentStopped"
+    assert "was stopped" in done.error["message"]
+    assert not pid_alive(job_pid)
+    assert services.store.get_metrics(info.run_id)["value"].values == list(range(N))
