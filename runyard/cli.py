@@ -1,0 +1,350 @@
+"""The `runyard` command: workspaces, runs, models and the agent, over the services."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import runyard
+from runyard._config import Settings
+from runyard._services import workspaces as _ws
+from runyard.exceptions import RunyardError, UserErrorException
+
+if TYPE_CHECKING:
+    from runyard._entities import ModelVersion, RunInfo
+    from runyard._services import Services
+
+app = typer.Typer(help="Runyard: self-hosted ML runs, metrics and models (Azure ML v1 names).")
+workspace_app = typer.Typer(help="Create and list embedded workspaces.")
+runs_app = typer.Typer(help="List, inspect, follow, cancel and download runs.")
+models_app = typer.Typer(help="List, inspect and download registered models.")
+agent_app = typer.Typer(help="The per-workspace agent that runs submitted jobs.")
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(runs_app, name="runs")
+app.add_typer(models_app, name="models")
+app.add_typer(agent_app, name="agent")
+
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+WorkspaceOpt = typer.Option(
+    None, "--workspace", "-w", help="Workspace name (default: from config.json)."
+)
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+def _errors(fn: F) -> F:
+    """RunyardError → its message in red and exit code 1, no traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RunyardError as exc:
+            err_console.print(f"[red]Error:[/red] {exc}", markup=True, highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"runyard {runyard.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Runyard command line."""
+
+
+def _services(workspace: str | None) -> Services:
+    from runyard._services import open_services
+
+    settings = Settings.from_env()
+    if workspace is None:
+        try:
+            config = _ws.find_config_file()
+        except UserErrorException:
+            raise UserErrorException(
+                "No workspace given and no config.json found from the current folder up. Pass "
+                "--workspace NAME (see `runyard workspace list`), or write a config.json with "
+                "ws.write_config()."
+            ) from None
+        workspace = _ws.read_config_file(config)[2]
+    _ws.get_workspace(settings, workspace)
+    return open_services(_ws.layout_for(settings, workspace), settings)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+# ---- workspace -----------------------------------------------------------------------------
+
+
+@workspace_app.command("create")
+@_errors
+def workspace_create(
+    name: str,
+    subscription_id: str | None = typer.Option(None, "--subscription-id"),
+    resource_group: str | None = typer.Option(None, "--resource-group"),
+    write_config: bool = typer.Option(
+        False, "--write-config", help="Also write .azureml/config.json in the current folder."
+    ),
+) -> None:
+    """Create an embedded workspace under RUNYARD_HOME."""
+    settings = Settings.from_env()
+    identity, _ = _ws.create_workspace(
+        settings, name, subscription_id=subscription_id, resource_group=resource_group
+    )
+    console.print(f"Created workspace {name!r} at {settings.workspace_root(name)}")
+    if write_config:
+        path = _ws.write_config_file(identity)
+        console.print(f"Wrote {path}")
+
+
+@workspace_app.command("list")
+@_errors
+def workspace_list(as_json: bool = JsonOpt) -> None:
+    """List embedded workspaces under RUNYARD_HOME."""
+    settings = Settings.from_env()
+    found = _ws.list_workspaces(settings)
+    rows = [
+        {
+            "name": w.name,
+            "subscription_id": w.subscription_id,
+            "resource_group": w.resource_group,
+            "location": w.location,
+            "created_time": w.created_time,
+            "path": str(settings.workspace_root(w.name)),
+        }
+        for w in found
+    ]
+    if as_json:
+        _print_json(rows)
+        return
+    _table(f"Workspaces in {settings.home}", rows, ["name", "resource_group", "path"])
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    console.print(table)
+
+
+# ---- runs ----------------------------------------------------------------------------------
+
+
+def _run_row(info: RunInfo) -> dict[str, Any]:
+    return {
+        "run_id": info.run_id,
+        "experiment": info.experiment_name,
+        "number": info.number,
+        "status": info.status.value,
+        "type": info.run_type,
+        "display_name": info.display_name,
+        "parent_run_id": info.parent_run_id,
+        "created_time": info.created_time.isoformat(),
+        "tags": dict(info.tags),
+    }
+
+
+@runs_app.command("list")
+@_errors
+def runs_list(
+    workspace: str | None = WorkspaceOpt,
+    experiment: str | None = typer.Option(None, "--experiment", "-e"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List runs, newest first."""
+    from runyard._services import tracking
+
+    infos = tracking.list_runs(_services(workspace), experiment_name=experiment)
+    rows = [_run_row(i) for i in infos]
+    if as_json:
+        _print_json(rows)
+        return
+    _table("Runs", rows, ["run_id", "experiment", "number", "status", "created_time"])
+
+
+@runs_app.command("show")
+@_errors
+def runs_show(run_id: str, workspace: str | None = WorkspaceOpt) -> None:
+    """Show a run's details and metrics as JSON."""
+    from runyard._services import tracking
+
+    services = _services(workspace)
+    details = tracking.get_details(services, run_id)
+    details["metrics"] = tracking.get_metrics(services, run_id)
+    details["tags"] = dict(tracking.get_run(services, run_id).tags)
+    _print_json(details)
+
+
+@runs_app.command("logs")
+@_errors
+def runs_logs(
+    run_id: str,
+    workspace: str | None = WorkspaceOpt,
+    follow: bool = typer.Option(False, "--follow", "-f", help="Stream until the run ends."),
+) -> None:
+    """Print a run's driver log (or follow it live)."""
+    from runyard._services import tracking
+
+    services = _services(workspace)
+    if follow:
+        from runyard._services import follow as _follow
+
+        _follow.wait_for_run(services, run_id, show_output=True, out=sys.stdout)
+        return
+    tracking.get_run(services, run_id)
+    for name in tracking.log_file_names(services, run_id):
+        sys.stdout.write(f"===== {name} =====\n")
+        sys.stdout.write(tracking.read_file(services, run_id, name).decode("utf-8", "replace"))
+
+
+@runs_app.command("cancel")
+@_errors
+def runs_cancel(run_id: str, workspace: str | None = WorkspaceOpt) -> None:
+    """Cancel a run."""
+    from runyard._services import jobs, tracking
+
+    services = _services(workspace)
+    info = tracking.get_run(services, run_id)
+    if info.run_type == tracking.INTERACTIVE:
+        from runyard._entities import RunStatus
+
+        info = tracking.set_status(services, run_id, RunStatus.CANCELED)
+    else:
+        info = jobs.cancel_run(services, run_id)
+    console.print(f"Run {run_id}: {info.status.value}")
+
+
+@runs_app.command("download")
+@_errors
+def runs_download(
+    run_id: str,
+    workspace: str | None = WorkspaceOpt,
+    prefix: str | None = typer.Option(None, "--prefix"),
+    output_dir: str = typer.Option(".", "--output-dir"),
+) -> None:
+    """Download a run's files (those under --prefix)."""
+    from runyard._services import tracking
+
+    paths = tracking.download_files(
+        _services(workspace), run_id, prefix=prefix, output_directory=output_dir
+    )
+    console.print(f"Downloaded {len(paths)} file(s) to {output_dir}")
+
+
+# ---- models --------------------------------------------------------------------------------
+
+
+def _model_row(mv: ModelVersion) -> dict[str, Any]:
+    return {
+        "name": mv.name,
+        "version": mv.version,
+        "id": mv.id,
+        "created_time": mv.created_time.isoformat(),
+        "path": mv.model_path,
+        "run_id": mv.run_id,
+        "tags": dict(mv.tags),
+        "properties": dict(mv.properties),
+        "description": mv.description,
+    }
+
+
+@models_app.command("list")
+@_errors
+def models_list(
+    workspace: str | None = WorkspaceOpt,
+    name: str | None = typer.Option(None, "--name"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List registered model versions."""
+    from runyard._services import registry
+
+    rows = [_model_row(m) for m in registry.list_models(_services(workspace), name=name)]
+    if as_json:
+        _print_json(rows)
+        return
+    _table("Models", rows, ["name", "version", "path", "run_id", "created_time"])
+
+
+@models_app.command("show")
+@_errors
+def models_show(
+    name: str,
+    workspace: str | None = WorkspaceOpt,
+    version: int | None = typer.Option(None, "--version"),
+) -> None:
+    """Show one model version (latest by default) as JSON."""
+    from runyard._services import registry
+
+    services = _services(workspace)
+    mv = registry.get_model(services, name, version)
+    _print_json({**_model_row(mv), "files": registry.model_files(services, mv)})
+
+
+@models_app.command("download")
+@_errors
+def models_download(
+    name: str,
+    workspace: str | None = WorkspaceOpt,
+    version: int | None = typer.Option(None, "--version"),
+    target_dir: str = typer.Option(".", "--target-dir"),
+    exist_ok: bool = typer.Option(False, "--exist-ok", help="Overwrite existing files."),
+) -> None:
+    """Download a model version (latest by default)."""
+    from runyard._services import registry
+
+    services = _services(workspace)
+    mv = registry.get_model(services, name, version)
+    path = registry.download_model(services, mv, target_dir, exist_ok)
+    console.print(f"Downloaded {mv.id} to {path}")
+
+
+# ---- agent ---------------------------------------------------------------------------------
+
+
+@agent_app.command("status")
+@_errors
+def agent_status(workspace: str | None = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
+    """Show whether the workspace's agent runs, and what it runs."""
+    from runyard._services import agent
+
+    services = _services(workspace)
+    status = agent.agent_status(services.layout, services.settings)
+    if as_json:
+        _print_json(status)
+        return
+    state = f"running (pid {status['pid']})" if status["running"] else "not running"
+    console.print(f"Agent: {state}")
+    console.print(f"Running runs: {len(status.get('running_runs', []))}")
+    console.print(f"Queued runs: {status.get('queued', 0)}")
+    console.print(f"Log: {status.get('log')}")
+
+
+@agent_app.command("stop")
+@_errors
+def agent_stop(workspace: str | None = WorkspaceOpt) -> None:
+    """Stop the workspace's agent (its running runs end Failed)."""
+    from runyard._services import agent
+
+    stopped = agent.stop_agent(_services(workspace).layout)
+    console.print("Agent stopped." if stopped else "No agent was running.")
