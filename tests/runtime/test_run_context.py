@@ -1,0 +1,103 @@
+"""The job side: Run.get_context() in a submitted script, offline, and its import cost."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from runyard._entities import MetricKind, RunStatus
+from runyard.core.run_context import _OfflineRun, get_context
+from runyard.exceptions import RunEnvironmentException
+
+from .conftest import driver_log, submit, wait
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_offline_run_prints_and_raises_nothing(runyard_home, capsys) -> None:
+    run = get_context()
+    assert isinstance(run, _OfflineRun)
+    assert run.id.startswith("OfflineRun_")
+    run.log("acc", 0.5)
+    run.log("weird", [1, 2])
+    run.log_list("xs", [1, 2])
+    run.tag("k", "v")
+    run.complete()
+    out = capsys.readouterr().out
+    assert "Attempted to log scalar metric acc:\n0.5\n" in out
+    assert "Attempted to log list metric xs:\n[1, 2]\n" in out
+    child = run.child_run("part")
+    assert child.id == f"{run.id}.part"
+
+
+def test_get_context_without_offline_raises(runyard_home) -> None:
+    with pytest.raises(RunEnvironmentException) as err:
+        get_context(allow_offline=False)
+    assert "AZUREML_RUN_ID" in str(err.value)
+    assert "allow_offline=True" in str(err.value)
+
+
+JOB = """
+import sys
+from runyard.core.run import Run
+run = Run.get_context()
+run.log('acc', 0.5)
+run.log('acc', 0.75, step=2)
+run.log('nan', float('nan'))
+run.log('inf', float('-inf'))
+run.log('flag', True)
+run.log('name', 'resnet')
+heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'rich', 'typer'))
+print('HEAVY', heavy)
+assert Run.get_context() is run
+run.log_list('xs', [1, 2, 3])
+run.log_row('rows', epoch=1, loss=0.5)
+run.log_row('rows', epoch=2, loss=0.25)
+run.log_table('tab', {'a': [1, 2], 'b': ['x', 'y']})
+try:
+    run.log('bad', [1, 2])
+except Exception as exc:
+    print('REFUSED', type(exc).__name__, exc)
+try:
+    run.log_list('acc', [1])
+except Exception as exc:
+    print('CONFLICT', type(exc).__name__, exc)
+import matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt
+fig = plt.figure()
+plt.plot([1, 2, 3])
+run.log_image('curve', plot=fig)
+run.tag('stage', 'done')
+run.add_properties({'framework': 'none'})
+with open('note.txt', 'w') as f:
+    f.write('hello')
+run.upload_file('extra/note.txt', 'note.txt')
+run.complete()
+print('input', run.input_datasets, run.id)
+"""
+
+
+def test_submitted_run_logs_through_the_spool(services, source) -> None:
+    info = submit(services, source(**{"train.py": JOB}))
+    done = wait(services, info.run_id)
+    log = driver_log(services, info.run_id)
+    assert done.status is RunStatus.COMPLETED, log
+    assert "HEAVY []" in log
+    assert "REFUSED UserErrorException" in log and "run.log_list('bad', values)" in log
+    assert "CONFLICT MetricTypeConflict" in log
+    assert f"input {{}} {info.run_id}" in log
+    metrics = services.store.get_metrics(info.run_id)
+    assert metrics["acc"].values == [0.5, 0.75]
+    assert math.isnan(metrics["nan"].values[0]) and metrics["inf"].values == [-math.inf]
+    assert metrics["flag"].values == [True] and metrics["name"].values == ["resnet"]
+    assert metrics["xs"].kind is MetricKind.LIST and metrics["xs"].values == [1, 2, 3]
+    assert metrics["rows"].values == [{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25}]
+    assert metrics["tab"].values == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
+    assert metrics["curve"].kind is MetricKind.IMAGE
+    image = metrics["curve"].values[0]
+    assert services.artifacts.read_bytes(f"runs/{info.run_id}/{image}")[:4] == b"\x89PNG"
+    assert "bad" not in metrics
+    assert done.tags["stage"] == "done" and done.properties["framework"] == "none"
+    assert services.artifacts.read_bytes(f"runs/{info.run_id}/extra/note.txt") == b"hello"
