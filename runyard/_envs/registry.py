@@ -1,0 +1,72 @@
+"""Registered environments (``Environment.register/get/list``), over a narrow store API.
+
+The store keeps opaque definition JSON per (name, version). Curated environments are not
+stored: they are looked up here first, and their names (prefixes AzureML, Microsoft) are
+reserved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from runyard._envs.curated import CURATED_VERSION, curated_names, get_curated
+from runyard.exceptions import EnvironmentNotFound, UserErrorException
+
+RESERVED_PREFIXES = ("azureml", "microsoft")
+
+
+class EnvironmentStore(Protocol):
+    """What the metadata Store provides for environments."""
+
+    def save_environment(self, name: str, definition_json: str, content_hash: str) -> str:
+        """Stores a new version ("1", "2", ...) unless the latest version of ``name`` has
+        ``content_hash``, in which case it returns that version. Atomic under concurrency."""
+
+    def get_environment(self, name: str, version: str | None = None) -> str:
+        """The definition JSON (latest version when None). Raises EnvironmentNotFound."""
+
+    def list_environments(self) -> dict[str, str]:
+        """{name: definition JSON of the latest version}."""
+
+
+def content_hash(definition: Mapping[str, Any]) -> str:
+    """Hash of everything but name and version, so an identical re-register keeps its version."""
+    body = {k: v for k, v in definition.items() if k not in ("name", "version")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def register_environment(store: EnvironmentStore, name: str, definition: Mapping[str, Any]) -> str:
+    if name.lower().startswith(RESERVED_PREFIXES):
+        raise UserErrorException(
+            f"Environment name {name!r} starts with a reserved prefix (AzureML, Microsoft), "
+            "which curated environments use. Clone it under another name: "
+            f"env.clone('my-{name}').register(ws)."
+        )
+    data = {**definition, "name": name, "version": None}
+    return store.save_environment(name, json.dumps(data, sort_keys=True), content_hash(data))
+
+
+def get_environment(
+    store: EnvironmentStore, name: str, version: str | None = None
+) -> dict[str, Any]:
+    curated = get_curated(name)
+    if curated is not None:
+        if version not in (None, CURATED_VERSION):
+            raise EnvironmentNotFound(name, version)
+        return curated
+    data: dict[str, Any] = json.loads(store.get_environment(name, version))
+    return data
+
+
+def list_environments(store: EnvironmentStore) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for name in curated_names():
+        curated = get_curated(name)
+        assert curated is not None
+        found[name] = curated
+    for name, text in store.list_environments().items():
+        found[name] = json.loads(text)
+    return found

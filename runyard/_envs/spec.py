@@ -1,0 +1,225 @@
+"""An environment definition -> the normalized spec the builder builds, and its hash.
+
+The hash keys the cache (``<envs_root>/<hash>``), so it covers everything that changes
+what is installed (Python version, requirements, constraints, pip options, build settings)
+and nothing else (names, docker settings, environment variables). Requirement order does
+not matter; pip option order does (index URLs are tried in order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import Specifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from runyard._envs.conda_map import map_conda_packages
+from runyard.exceptions import EnvironmentSpecConflict, InvalidEnvironmentDefinition
+
+SPEC_FORMAT = 1
+# azureml packages whose names Runyard itself provides (runyard.compat); installing the
+# real ones would pull the Azure SDK and shadow Runyard.
+PROVIDED_BY_RUNYARD = frozenset(
+    {
+        "azureml-defaults",
+        "azureml-core",
+        "azureml-sdk",
+        "azureml-train",
+        "azureml-train-core",
+        "azureml-train-restclients-hyperdrive",
+        "azureml-widgets",
+        "azureml-dataset-runtime",
+        "azureml-dataprep",
+        "azureml-telemetry",
+        "azureml-opendatasets",
+        "azureml-mlflow",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EnvSpec:
+    """What to build. ``python_version`` None means the host interpreter."""
+
+    python_version: str | None
+    requirements: tuple[str, ...] = ()
+    constraints: tuple[str, ...] = ()
+    pip_options: tuple[str, ...] = ()
+    pre_install: tuple[str, ...] = ()
+    no_build_isolation: tuple[str, ...] = ()
+    user_managed: bool = False
+    interpreter_path: str | None = None
+
+    def canonical_json(self) -> str:
+        data = asdict(self)
+        data["format"] = SPEC_FORMAT
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSpec:
+    spec: EnvSpec
+    notes: tuple[str, ...]  # lines for the build log (dropped packages, guesses)
+
+
+def normalize_requirement(line: str) -> str:
+    """'NumPy >= 1.2' -> 'numpy>=1.2'; lines packaging cannot parse (paths, VCS URLs) stay."""
+    try:
+        req = Requirement(line)
+    except InvalidRequirement:
+        return line.strip()
+    extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+    spec = ",".join(sorted(str(s) for s in req.specifier))
+    url = f" @ {req.url}" if req.url else ""
+    marker = f"; {req.marker}" if req.marker else ""
+    return f"{canonicalize_name(req.name)}{extras}{spec}{url}{marker}"
+
+
+def _name_of(line: str) -> str | None:
+    try:
+        return canonicalize_name(Requirement(line).name)
+    except InvalidRequirement:
+        return None
+
+
+def _sorted_unique(items: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sorted({normalize_requirement(i) for i in items if i.strip()}))
+
+
+def resolve_spec(definition: Mapping[str, Any]) -> ResolvedSpec:
+    """An Environment definition (``Environment._serialize_to_dict()``) -> EnvSpec.
+
+    Raises:
+        InvalidCondaSpec / CondaPackageNotMappable: a conda package pip cannot install.
+        EnvironmentSpecConflict: a user pin contradicts a curated constraint.
+    """
+    name = str(definition.get("name", "<unnamed>"))
+    python = definition.get("python") or {}
+    if python.get("userManagedDependencies"):
+        interpreter = python.get("interpreterPath") or "python"
+        return ResolvedSpec(
+            EnvSpec(python_version=None, user_managed=True, interpreter_path=interpreter),
+            (f"userManagedDependencies=True: using interpreter {interpreter!r}, no build.",),
+        )
+    conda = python.get("condaDependencies") or {}
+    conda_specs: list[str] = []
+    pip_lines: list[str] = []
+    for dep in conda.get("dependencies") or []:
+        if isinstance(dep, dict):
+            pip_lines.extend(str(p).strip() for p in dep.get("pip") or [])
+        else:
+            conda_specs.append(str(dep))
+    notes: list[str] = []
+    mapped, python_version = map_conda_packages(conda_specs)
+    # conda's "pip" package is the installer itself; uv installs without it.
+    mapped = [m for m in mapped if _name_of(m) != "pip"]
+    options = [p for p in pip_lines if p.startswith("-")]
+    requirements: list[str] = []
+    for line in [p for p in pip_lines if p and not p.startswith("-")] + mapped:
+        pkg = _name_of(line)
+        if pkg in PROVIDED_BY_RUNYARD:
+            notes.append(f"{line}: provided by Runyard (azureml.* resolves to runyard), skipped.")
+            continue
+        requirements.append(line)
+    build = python.get("runyardBuild") or {}
+    constraints = [str(c) for c in build.get("constraints") or []]
+    check_constraints(requirements, constraints, environment=name)
+    for item in _options_in(options):
+        if item not in ("--index-url", "--extra-index-url", "--find-links", "-f", "-i", "--pre"):
+            notes.append(f"pip option {item} is passed to uv as is.")
+    return ResolvedSpec(
+        EnvSpec(
+            python_version=python_version,
+            requirements=_sorted_unique(requirements),
+            constraints=_sorted_unique(constraints),
+            pip_options=tuple(options),
+            pre_install=_sorted_unique([str(p) for p in build.get("preInstallPackages") or []]),
+            no_build_isolation=tuple(
+                sorted(
+                    {canonicalize_name(str(p)) for p in build.get("noBuildIsolationPackages") or []}
+                )
+            ),
+        ),
+        tuple(notes),
+    )
+
+
+def _options_in(options: Sequence[str]) -> list[str]:
+    return [re.split(r"[\s=]", o, maxsplit=1)[0] for o in options]
+
+
+def check_constraints(
+    requirements: Sequence[str], constraints: Sequence[str], *, environment: str
+) -> None:
+    """Raises EnvironmentSpecConflict when a requirement's versions and a constraint's
+    cannot overlap (an exact pin outside it, or disjoint bounds). Anything subtler is left
+    to uv's resolver, whose message names both."""
+    pins: dict[str, list[tuple[str, SpecifierSet]]] = {}
+    for line in constraints:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            raise InvalidEnvironmentDefinition(
+                f"Constraint {line!r} of environment {environment!r} is not a requirement "
+                "such as 'numpy<1.24'."
+            ) from None
+        pins.setdefault(canonicalize_name(req.name), []).append((line, req.specifier))
+    for line in requirements:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        for pin_line, pin_spec in pins.get(canonicalize_name(req.name), []):
+            if req.specifier and _disjoint(req.specifier, pin_spec):
+                raise EnvironmentSpecConflict(line, pin_line, environment)
+
+
+def _bounds(
+    spec: SpecifierSet,
+) -> tuple[list[tuple[Version, bool]], list[tuple[Version, bool]], list[Specifier]]:
+    lows: list[tuple[Version, bool]] = []  # (version, inclusive)
+    highs: list[tuple[Version, bool]] = []
+    exact: list[Specifier] = []
+    for s in spec:
+        try:
+            v = Version(s.version.removesuffix(".*"))
+        except InvalidVersion:
+            continue
+        if s.operator in (">=", ">", "~="):
+            lows.append((v, s.operator != ">"))
+        elif s.operator in ("<=", "<"):
+            highs.append((v, s.operator == "<="))
+        elif s.operator in ("==", "===") and not s.version.endswith(".*"):
+            exact.append(s)
+            lows.append((v, True))
+            highs.append((v, True))
+        elif s.operator == "==":
+            lows.append((v, True))
+    return lows, highs, exact
+
+
+def _disjoint(a: SpecifierSet, b: SpecifierSet) -> bool:
+    a_low, a_high, a_exact = _bounds(a)
+    b_low, b_high, b_exact = _bounds(b)
+    for s in a_exact:
+        if not b.contains(s.version, prereleases=True):
+            return True
+    for s in b_exact:
+        if not a.contains(s.version, prereleases=True):
+            return True
+    for low, low_incl in a_low + b_low:
+        for high, high_incl in a_high + b_high:
+            if low > high or (low == high and not (low_incl and high_incl)):
+                return True
+    return False

@@ -1,0 +1,500 @@
+"""``Environment``: what a run needs installed, with v1's names.
+
+Runyard builds the Python part into a uv virtualenv (``runyard._envs``). Docker settings
+are accepted and recorded so v1 code runs unchanged, but no image is built or pulled.
+``DockerConfiguration`` lives here (v1 has it in ``azureml.core.runconfig``, which
+re-exports it from this module).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runyard._envs.curated import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE
+from runyard.core.conda_dependencies import (
+    CONDA_FILE_NAME,
+    PYTHON_DEFAULT_VERSION,
+    CondaDependencies,
+)
+from runyard.exceptions import InvalidEnvironmentDefinition, UserErrorException
+
+if TYPE_CHECKING:
+    from runyard.core.workspace import Workspace
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT_CPU_IMAGE",
+    "DEFAULT_GPU_IMAGE",
+    "DockerConfiguration",
+    "Environment",
+    "PythonBuildSettings",
+    "curated_environment",
+]
+
+ENVIRONMENT_FILE_NAME = "azureml_environment.json"
+DOCKERFILE_NAME = "Dockerfile"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+
+
+class DockerConfiguration:
+    """How a run would use Docker (recorded; Runyard runs jobs in a venv).
+
+    Args:
+        use_docker: Run in a container (recorded only: without a container engine the job
+            runs in a venv and the driver log says so).
+        shared_volumes: Recorded.
+        arguments: Extra ``docker run`` arguments, recorded.
+        shm_size: Shared memory size, such as ``'2g'``.
+    """
+
+    def __init__(
+        self,
+        use_docker: bool = False,
+        shared_volumes: bool = True,
+        arguments: Iterable[str] | None = None,
+        shm_size: str | None = "2g",
+    ) -> None:
+        self.use_docker = bool(use_docker)
+        self.shared_volumes = bool(shared_volumes)
+        self.arguments = list(arguments or [])
+        self.shm_size = shm_size
+
+    def _to_dict(self) -> dict[str, Any]:
+        return {
+            "useDocker": self.use_docker,
+            "sharedVolumes": self.shared_volumes,
+            "arguments": list(self.arguments),
+            "shmSize": self.shm_size,
+        }
+
+    @classmethod
+    def _from_dict(cls, data: Mapping[str, Any]) -> DockerConfiguration:
+        return cls(
+            use_docker=bool(data.get("useDocker", False)),
+            shared_volumes=bool(data.get("sharedVolumes", True)),
+            arguments=data.get("arguments") or [],
+            shm_size=data.get("shmSize", "2g"),
+        )
+
+    def __repr__(self) -> str:
+        return f"DockerConfiguration({self._to_dict()!r})"
+
+
+class PythonBuildSettings:
+    """Runyard's pip build settings (no v1 equivalent; set by curated environments).
+
+    ``constraints`` pin versions without requiring the package (pip ``-c``): a user's
+    unpinned ``numpy`` keeps a curated ``numpy<1.24``. ``pre_install_packages`` are
+    installed first, and ``no_build_isolation_packages`` build their sdists against them.
+    """
+
+    def __init__(
+        self,
+        constraints: Iterable[str] = (),
+        pre_install_packages: Iterable[str] = (),
+        no_build_isolation_packages: Iterable[str] = (),
+    ) -> None:
+        self.constraints = list(constraints)
+        self.pre_install_packages = list(pre_install_packages)
+        self.no_build_isolation_packages = list(no_build_isolation_packages)
+
+    def _to_dict(self) -> dict[str, list[str]]:
+        return {
+            "constraints": list(self.constraints),
+            "preInstallPackages": list(self.pre_install_packages),
+            "noBuildIsolationPackages": list(self.no_build_isolation_packages),
+        }
+
+
+class PythonSection:
+    """``env.python``: the interpreter and its packages."""
+
+    def __init__(self) -> None:
+        self.interpreter_path = "python"
+        self.user_managed_dependencies = False
+        self.conda_dependencies: CondaDependencies | None = CondaDependencies()
+        self.base_conda_environment: str | None = None
+        self.build_settings = PythonBuildSettings()
+
+
+class DockerSection:
+    """``env.docker``. ``base_image``, ``base_dockerfile`` and ``build_context`` are
+    mutually exclusive: setting one clears the others, as in v1."""
+
+    def __init__(self) -> None:
+        self._base_image: str | None = DEFAULT_CPU_IMAGE
+        self._base_dockerfile: str | None = None
+        self._build_context: str | None = None
+        self._enabled = False
+        self.shm_size: str | None = "2g"
+        self.shared_volumes = True
+        self.arguments: list[str] = []
+        self.base_image_registry: dict[str, Any] = {}
+
+    @property
+    def base_image(self) -> str | None:
+        return self._base_image
+
+    @base_image.setter
+    def base_image(self, value: str | None) -> None:
+        if value is not None:
+            self._base_dockerfile = self._build_context = None
+        self._base_image = value
+
+    @property
+    def base_dockerfile(self) -> str | None:
+        return self._base_dockerfile
+
+    @base_dockerfile.setter
+    def base_dockerfile(self, value: str | None) -> None:
+        if value is not None:
+            path = Path(value)
+            # v1 accepts a Dockerfile's contents or a path to one.
+            if "\n" not in value and path.is_file():
+                value = path.read_text(encoding="utf-8")
+            self._base_image = self._build_context = None
+        self._base_dockerfile = value
+
+    @property
+    def build_context(self) -> str | None:
+        return self._build_context
+
+    @build_context.setter
+    def build_context(self, value: str | None) -> None:
+        if value is not None:
+            self._base_image = self._base_dockerfile = None
+        self._build_context = value
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        logger.warning(
+            "'enabled' is deprecated. Please use the azureml.core.runconfig."
+            "DockerConfiguration object with the 'use_docker' param instead."
+        )
+        self._enabled = bool(value)
+
+
+class Environment:
+    """A reproducible Python environment for runs.
+
+    Args:
+        name: The environment's name.
+
+    Raises:
+        UserErrorException: The name is empty or has characters other than letters,
+            digits, '.', '_' and '-'.
+    """
+
+    def __init__(self, name: str) -> None:
+        _check_name(name)
+        self.name = name
+        self.version: str | None = None
+        self.python = PythonSection()
+        self.docker = DockerSection()
+        self.environment_variables: dict[str, str] = {"EXAMPLE_ENV_VAR": "EXAMPLE_VALUE"}
+        self.inferencing_stack_version: str | None = None
+        self.r: Any = None
+
+    # ---- constructors --------------------------------------------------------------------
+    @staticmethod
+    def from_pip_requirements(
+        name: str, file_path: str | os.PathLike[str], pip_version: str | None = None
+    ) -> Environment:
+        """An environment whose pip packages are a requirements file's lines.
+
+        Args:
+            name: The environment's name.
+            file_path: The requirements file.
+            pip_version: A pip version to pin (conda ``pip=<ver>``).
+
+        Returns:
+            The Environment.
+
+        Raises:
+            InvalidEnvironmentDefinition: The file does not exist.
+        """
+        lines = _read_requirements(Path(file_path))
+        env = Environment(name)
+        cd = CondaDependencies()
+        cd.set_pip_requirements(lines)
+        cd.add_conda_package(f"pip={pip_version}" if pip_version else "pip")
+        env.python.conda_dependencies = cd
+        return env
+
+    @staticmethod
+    def from_conda_specification(name: str, file_path: str | os.PathLike[str]) -> Environment:
+        """An environment from a conda YAML (its ``pip:`` section included).
+
+        Args:
+            name: The environment's name.
+            file_path: The conda environment YAML.
+
+        Returns:
+            The Environment.
+
+        Raises:
+            InvalidEnvironmentDefinition: The file is missing or is not a conda YAML.
+        """
+        cd = CondaDependencies(conda_dependencies_file_path=file_path)
+        if cd.get_python_version() is None:
+            logger.warning(
+                "No Python version provided in %s; defaulting to Python %s.",
+                file_path,
+                PYTHON_DEFAULT_VERSION,
+            )
+            cd.set_python_version(PYTHON_DEFAULT_VERSION)
+        env = Environment(name)
+        env.python.conda_dependencies = cd
+        return env
+
+    def clone(self, new_name: str) -> Environment:
+        """A copy under another name, without a version."""
+        _check_name(new_name)
+        env = copy.deepcopy(self)
+        env.name = new_name
+        env.version = None
+        return env
+
+    # ---- files ---------------------------------------------------------------------------
+    def save_to_directory(self, path: str | os.PathLike[str], overwrite: bool = False) -> None:
+        """Writes azureml_environment.json and conda_dependencies.yml (and a Dockerfile).
+
+        Raises:
+            UserErrorException: The directory exists and overwrite is False.
+        """
+        folder = Path(path)
+        if folder.exists() and not overwrite:
+            raise UserErrorException(
+                f"Directory {str(folder)!r} already exists; pass overwrite=True or "
+                "choose another path."
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        data = self._serialize_to_dict()
+        data["python"]["condaDependencies"] = None
+        dockerfile = data["docker"]["baseDockerfile"]
+        data["docker"]["baseDockerfile"] = None
+        (folder / ENVIRONMENT_FILE_NAME).write_text(json.dumps(data, indent=4), encoding="utf-8")
+        if self.python.conda_dependencies is not None:
+            self.python.conda_dependencies.save(folder / CONDA_FILE_NAME)
+        if dockerfile:
+            (folder / DOCKERFILE_NAME).write_text(dockerfile, encoding="utf-8")
+
+    @staticmethod
+    def load_from_directory(path: str | os.PathLike[str]) -> Environment:
+        """Reads what save_to_directory wrote.
+
+        Raises:
+            InvalidEnvironmentDefinition: azureml_environment.json is missing or broken.
+        """
+        folder = Path(path)
+        definition_file = folder / ENVIRONMENT_FILE_NAME
+        try:
+            data = json.loads(definition_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidEnvironmentDefinition(
+                f"{str(definition_file)!r} does not exist; point load_from_directory at a "
+                "folder written by env.save_to_directory()."
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise InvalidEnvironmentDefinition(
+                f"{str(definition_file)!r} is not valid JSON ({exc})."
+            ) from None
+        env = Environment._deserialize(data)
+        if (folder / CONDA_FILE_NAME).is_file():
+            env.python.conda_dependencies = CondaDependencies(folder / CONDA_FILE_NAME)
+        if (folder / DOCKERFILE_NAME).is_file():
+            env.docker.base_dockerfile = (folder / DOCKERFILE_NAME).read_text(encoding="utf-8")
+        return env
+
+    # ---- registry --------------------------------------------------------------------------
+    def register(self, workspace: Workspace) -> Environment:
+        """Registers this environment; a content-identical re-register keeps its version.
+
+        Returns:
+            The registered Environment, with its version ("1", "2", ...).
+
+        Raises:
+            UserErrorException: The name starts with the reserved prefix AzureML or Microsoft.
+        """
+        from runyard._envs import registry
+
+        version = registry.register_environment(
+            workspace._services.store, self.name, self._serialize_to_dict()
+        )
+        env = self.clone(self.name)
+        env.version = version
+        return env
+
+    @staticmethod
+    def get(
+        workspace: Workspace, name: str, version: str | None = None, label: str | None = None
+    ) -> Environment:
+        """A registered or curated environment (the latest version when none is given).
+
+        Raises:
+            EnvironmentNotFound: No such name or version.
+        """
+        if version is not None and label is not None:
+            raise UserErrorException("Give Environment.get either version or label, not both.")
+        if label is not None:
+            raise UserErrorException(
+                "Environment labels are not supported by Runyard yet; pass version= instead."
+            )
+        from runyard._envs import registry
+
+        data = registry.get_environment(workspace._services.store, name, version)
+        return Environment._deserialize(data)
+
+    @staticmethod
+    def list(workspace: Workspace) -> dict[str, Environment]:
+        """{name: latest Environment}, curated environments included."""
+        from runyard._envs import registry
+
+        found = registry.list_environments(workspace._services.store)
+        return {name: Environment._deserialize(data) for name, data in found.items()}
+
+    # ---- (de)serialization: v1's JSON shape plus Runyard's build settings ------------------
+    def _serialize_to_dict(self) -> dict[str, Any]:
+        cd = self.python.conda_dependencies
+        return {
+            "name": self.name,
+            "version": self.version,
+            "python": {
+                "interpreterPath": self.python.interpreter_path,
+                "userManagedDependencies": bool(self.python.user_managed_dependencies),
+                "condaDependencies": cd.as_dict() if cd is not None else None,
+                "baseCondaEnvironment": self.python.base_conda_environment,
+                "runyardBuild": self.python.build_settings._to_dict(),
+            },
+            "environmentVariables": dict(self.environment_variables),
+            "docker": {
+                "enabled": self.docker.enabled,
+                "baseImage": self.docker.base_image,
+                "baseDockerfile": self.docker.base_dockerfile,
+                "buildContext": self.docker.build_context,
+                "sharedVolumes": self.docker.shared_volumes,
+                "shmSize": self.docker.shm_size,
+                "arguments": list(self.docker.arguments),
+                "baseImageRegistry": dict(self.docker.base_image_registry),
+            },
+            "inferencingStackVersion": self.inferencing_stack_version,
+            "r": self.r,
+        }
+
+    @staticmethod
+    def _deserialize(data: Mapping[str, Any]) -> Environment:
+        if not isinstance(data, Mapping) or "name" not in data:
+            raise InvalidEnvironmentDefinition(
+                f"An environment definition needs at least a 'name'; got {data!r}."
+            )
+        env = Environment(data["name"])
+        env.version = data.get("version")
+        python = data.get("python") or {}
+        env.python.interpreter_path = python.get("interpreterPath", "python")
+        env.python.user_managed_dependencies = bool(python.get("userManagedDependencies"))
+        cd = python.get("condaDependencies")
+        env.python.conda_dependencies = (
+            CondaDependencies(_underlying_structure=cd) if cd is not None else None
+        )
+        env.python.base_conda_environment = python.get("baseCondaEnvironment")
+        build = python.get("runyardBuild") or {}
+        env.python.build_settings = PythonBuildSettings(
+            build.get("constraints", ()),
+            build.get("preInstallPackages", ()),
+            build.get("noBuildIsolationPackages", ()),
+        )
+        env.environment_variables = dict(data.get("environmentVariables") or {})
+        docker = data.get("docker") or {}
+        env.docker._enabled = bool(docker.get("enabled", False))
+        env.docker._base_image = docker.get("baseImage", DEFAULT_CPU_IMAGE)
+        env.docker._base_dockerfile = docker.get("baseDockerfile")
+        env.docker._build_context = docker.get("buildContext")
+        env.docker.shared_volumes = bool(docker.get("sharedVolumes", True))
+        env.docker.shm_size = docker.get("shmSize", "2g")
+        env.docker.arguments = list(docker.get("arguments") or [])
+        env.docker.base_image_registry = dict(docker.get("baseImageRegistry") or {})
+        env.inferencing_stack_version = data.get("inferencingStackVersion")
+        env.r = data.get("r")
+        return env
+
+    def __repr__(self) -> str:
+        return json.dumps(self._serialize_to_dict(), indent=4)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Environment):
+            return NotImplemented
+        return self._serialize_to_dict() == other._serialize_to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def curated_environment(
+    framework: str, framework_version: str, *, use_gpu: bool, gpu_present: bool | None = None
+) -> tuple[Environment, str | None]:
+    """The curated environment for a framework estimator, and a line for the driver log.
+
+    Args:
+        framework: ``'Chainer'`` (case-insensitive).
+        framework_version: For Chainer, ``'7.8.1'``.
+        use_gpu: The estimator's use_gpu.
+        gpu_present: Whether this node has a GPU; detected (nvidia-smi -L, /dev/nvidia0)
+            when None.
+
+    Returns:
+        (environment, notice): notice is None, or one line saying which variant is used and
+        why (e.g. use_gpu=True on a node without a GPU runs on the CPU).
+
+    Raises:
+        TrainingException: Unknown framework or version; the message lists supported ones.
+    """
+    from runyard._envs import curated, gpu
+
+    if use_gpu and gpu_present is None:
+        gpu_present = gpu.gpu_present()
+    data, notice = curated.framework_environment(
+        framework, framework_version, use_gpu=use_gpu, gpu_present=bool(gpu_present)
+    )
+    return Environment._deserialize(data), notice
+
+
+def _check_name(name: object) -> None:
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise UserErrorException(
+            f"Environment name {name!r} is not valid: use 1-255 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit."
+        )
+
+
+def _read_requirements(path: Path, seen: frozenset[Path] = frozenset()) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidEnvironmentDefinition(
+            f"Requirements file {str(path)!r} does not exist; check the path (relative paths "
+            f"are resolved from {os.getcwd()!r})."
+        ) from None
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        include = re.match(r"^(-r|--requirement)\s*=?\s*(\S+)$", line)
+        if include:
+            nested = (path.parent / include.group(2)).resolve()
+            if nested not in seen:
+                lines.extend(_read_requirements(nested, seen | {path.resolve()}))
+            continue
+        lines.append(line)
+    return lines
