@@ -333,7 +333,8 @@ class SqlStore(ModelMethods, Store):
     ) -> dict[str, MetricSeriesRow]:
         """The batch's series rows, created as needed, after checking every kind first
         (so a conflict anywhere in the batch stores nothing)."""
-        names = {p.name for p in points}
+        # First-appearance order: series ids give get_metrics its name order.
+        names = list(dict.fromkeys(p.name for p in points))
         existing = session.scalars(
             select(MetricSeriesRow).where(
                 MetricSeriesRow.run_id == run_id, MetricSeriesRow.name.in_(names)
@@ -345,7 +346,7 @@ class SqlStore(ModelMethods, Store):
             kind = kinds.setdefault(point.name, point.kind.value)
             if kind != point.kind.value:
                 raise MetricTypeConflict(run_id, point.name, kind, point.kind.value)
-        for name in names - series.keys():
+        for name in (n for n in names if n not in series):
             row = MetricSeriesRow(
                 run_id=run_id, name=name, kind=kinds[name], description="", vtype=None, count=0
             )

@@ -15,8 +15,9 @@ from runyard._store import open_store
 
 
 def main(job: str, uri: str, start: str, *args: str) -> None:
-    store = open_store(uri)
+    # Opening is part of the race: a fresh database gets migrated by exactly one of us.
     time.sleep(max(0.0, float(start) - time.time()))
+    store = open_store(uri)
     if job == "create_run":
         experiment, run_id = args
         run = store.create_run(
@@ -31,6 +32,8 @@ def main(job: str, uri: str, start: str, *args: str) -> None:
         result = store.create_model_version(
             name=name, artifact_prefix=f"models/{time.time_ns()}", model_path="model.pkl"
         ).version
+    elif job == "open":
+        result = [e.name for e in store.list_experiments()]
     elif job == "log":
         run_id, count = args[0], int(args[1])
         for i in range(0, count, 10):

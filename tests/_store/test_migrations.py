@@ -1,0 +1,91 @@
+"""Alembic: a fresh database is at head, and opening an up-to-date one is a no-op."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+
+from runyard._store import open_store
+from runyard._store.migrations import HEAD_REVISION
+from runyard._store.schema import Base
+
+from .test_contract import run_workers
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "runyard" / "_store" / "migrations"
+
+
+def _engine(uri: str):
+    return create_engine(uri.replace("postgresql://", "postgresql+psycopg2://", 1))
+
+
+def _versions(uri: str) -> list[str]:
+    engine = _engine(uri)
+    try:
+        with engine.connect() as connection:
+            return list(
+                connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            )
+    finally:
+        engine.dispose()
+
+
+def test_head_revision_constant_matches_scripts():
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD_REVISION]
+
+
+def test_fresh_database_is_at_head(store, store_uri):
+    assert _versions(store_uri) == [HEAD_REVISION]
+
+
+def test_migrated_schema_matches_the_orm_rows(store, store_uri):
+    engine = _engine(store_uri)
+    try:
+        inspector = inspect(engine)
+        for table in Base.metadata.sorted_tables:
+            columns = {c["name"] for c in inspector.get_columns(table.name)}
+            assert columns == set(table.columns.keys()), table.name
+    finally:
+        engine.dispose()
+
+
+def test_opening_twice_is_a_noop(store, store_uri):
+    store.get_or_create_experiment("kept")
+    again = open_store(store_uri)
+    try:
+        assert [e.name for e in again.list_experiments()] == ["kept"]
+    finally:
+        again.close()
+    assert _versions(store_uri) == [HEAD_REVISION]
+
+
+def test_opening_an_up_to_date_sqlite_store_does_not_import_alembic(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'runyard.db'}"
+    open_store(uri).close()
+    code = (
+        "import sys; from runyard._store import open_store; "
+        f"open_store({uri!r}).close(); assert 'alembic' not in sys.modules, 'alembic loaded'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_job_side_import_stays_light():
+    code = (
+        "import runyard._store.artifacts, runyard._store.folder, sys; "
+        "assert 'sqlalchemy' not in sys.modules, 'sqlalchemy imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_eight_processes_open_a_fresh_database_at_once(store_uri):
+    assert run_workers([["open"] for _ in range(8)], store_uri) == [[]] * 8
+    assert _versions(store_uri) == [HEAD_REVISION]
