@@ -247,3 +247,14 @@ class EnvironmentNotFound(NotFoundError, UserErrorException):
 
 class InvalidEnvironmentDefinition(UserErrorException):
     """A bad Environment setting or file (the message names it)."""
+
+
+class StoreSchemaUnknown(RunyardError):
+    http_status = 500
+
+    def __init__(self, uri: str, revision: str) -> None:
+        super().__init__(
+            f"The metadata store {uri!r} has schema revision {revision!r}, which this Runyard "
+            "does not know: it was written by a newer Runyard. Upgrade with "
+            "`pip install -U runyard`, or point RUNYARD_STORE_URI at another store."
+        )
