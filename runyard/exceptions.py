@@ -249,6 +249,18 @@ class InvalidEnvironmentDefinition(UserErrorException):
     """A bad Environment setting or file (the message names it)."""
 
 
+class AzureMLCompatConflict(UserErrorException):
+    """``runyard compat enable`` found a real azureml-core where it would install the hook."""
+
+    def __init__(self, distribution: str, version: str, site_packages: str) -> None:
+        super().__init__(
+            f"{distribution} {version} is installed in {site_packages}, so `runyard compat "
+            "enable` would make `import azureml` ambiguous there. Use a separate virtualenv "
+            f"for Runyard, or remove it with `pip uninstall {distribution}`, then run "
+            "`runyard compat enable` again."
+        )
+
+
 class StoreSchemaUnknown(RunyardError):
     http_status = 500
 
