@@ -1,0 +1,50 @@
+"""Fixtures for environment tests: real uv builds with a uv cache kept between runs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from runyard._envs import BuildSettings, default_build_settings
+
+REPO = Path(__file__).resolve().parents[2]
+# Kept between test runs (gitignored) so builds after the first hit uv's cache.
+PERSISTENT = REPO / ".pytest_cache" / "runyard-envs"
+
+
+@pytest.fixture(scope="session")
+def uv_cache_dir() -> Path:
+    path = PERSISTENT / "uv-cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def build_settings(tmp_path: Path, uv_cache_dir: Path) -> BuildSettings:
+    return default_build_settings(
+        tmp_path / "home", host_python=sys.executable, uv_cache_dir=uv_cache_dir
+    )
+
+
+@pytest.fixture
+def persistent_build_settings(uv_cache_dir: Path) -> BuildSettings:
+    """Envs kept between runs: the Chainer env is built once per machine."""
+    return default_build_settings(
+        PERSISTENT / "home", host_python=sys.executable, uv_cache_dir=uv_cache_dir
+    )
+
+
+class LogLines(list[str]):
+    def __call__(self, line: str) -> None:
+        self.append(line)
+
+    def text(self) -> str:
+        return "\n".join(self)
+
+
+@pytest.fixture
+def log() -> Callable[[str], None]:
+    return LogLines()
