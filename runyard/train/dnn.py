@@ -90,19 +90,58 @@ class _FrameworkEstimator(Estimator):
         # v1: a conda file or environment_definition means no framework packages are added.
         if self.environment_definition is not None or self.conda_dependencies_file is not None:
             return super()._environment()
-        from runyard._envs.curated import framework_environment
+        from runyard.core.environment import curated_environment
 
-        return framework_environment(
-            self._curated_environment_name,
-            pip_packages=self.pip_packages,
-            conda_packages=self.conda_packages,
-            pip_requirements_file=(
-                self._source_path(self.pip_requirements_file)
-                if self.pip_requirements_file is not None
-                else None
-            ),
-            custom_docker_image=self.custom_docker_image,
+        env, notice = curated_environment(
+            self.FRAMEWORK_NAME, self.framework_version, use_gpu=self.use_gpu
         )
+        # the driver log shows this line (e.g. use_gpu=True on a node without a GPU)
+        self._environment_notice = notice
+        if self.pip_packages or self.conda_packages or self.pip_requirements_file:
+            # no longer the curated environment itself; registering must not overwrite it
+            env.name = f"{env.name}-with-user-packages"
+        _merge_packages(env, self._user_pip_packages(), self.conda_packages)
+        if self.custom_docker_image is not None:
+            env.docker.base_image = self.custom_docker_image
+        return env
+
+    def _user_pip_packages(self) -> list[str]:
+        packages = list(self.pip_packages)
+        if self.pip_requirements_file is not None:
+            from runyard.core.environment import Environment
+
+            path = self._source_path(self.pip_requirements_file)
+            packages += Environment.from_pip_requirements(
+                "req", path
+            ).python.conda_dependencies.pip_packages
+        return packages
+
+
+def _merge_packages(env: Any, pip_packages: list[str], conda_packages: list[str]) -> None:
+    """v1's rule: the user's packages join the framework's; a package the framework already
+    lists is replaced by the user's spec, with a warning. A bare name (``'numpy'``) keeps the
+    framework's spec (``numpy<1.24`` for Chainer), and the curated build constraints apply
+    to every install anyway, so an unpinned package cannot break the framework's pins.
+    """
+    deps = env.python.conda_dependencies
+    for package in pip_packages:
+        name = _package_name(package)
+        existing = [p for p in deps.pip_packages if _package_name(p) == name]
+        if existing and package.strip().lower().replace("_", "-") == name:
+            continue  # a bare name asks for nothing the framework's pinned spec lacks
+        if existing and existing[0] != package:
+            logger.warning(
+                "pip package %r replaces %r from the framework's environment.", package, existing[0]
+            )
+        deps.add_pip_package(package)
+    for package in conda_packages:
+        deps.add_conda_package(package)
+
+
+def _package_name(spec: str) -> str:
+    import re
+
+    return re.split(r"[<>=!~\[; ]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
 class Chainer(_FrameworkEstimator):
@@ -121,6 +160,8 @@ class Chainer(_FrameworkEstimator):
 
     FRAMEWORK_NAME = "Chainer"
     DEFAULT_VERSION = "7.8.1"
+    # must equal runyard._envs.curated.CHAINER_VERSIONS (a test checks); not imported from
+    # there because runyard._envs needs packaging, which job-side imports must not.
     _SUPPORTED_VERSIONS = ("7.8.1",)
     _VERSION_ALIASES = {"5.1.0": "7.8.1", "7.0.0": "7.8.1"}
     _supported_backends = ("mpi",)
@@ -129,8 +170,10 @@ class Chainer(_FrameworkEstimator):
 class PyTorch(_FrameworkEstimator):
     """Train with PyTorch (v1: ``azureml.train.dnn.PyTorch``).
 
-    v1's 1.0-1.6 have no wheels for Python 3.11; Runyard supports the versions listed by
-    ``get_supported_versions()``. Distributed training: Mpi, Gloo or Nccl.
+    v1's 1.0-1.6 have no wheels for Python 3.11. Construction and validation work; Runyard
+    has no curated PyTorch environment yet, so submitting needs environment_definition=
+    (otherwise submit fails naming the frameworks that are curated). Distributed training:
+    Mpi, Gloo or Nccl.
     """
 
     FRAMEWORK_NAME = "PyTorch"
@@ -142,8 +185,9 @@ class PyTorch(_FrameworkEstimator):
 class TensorFlow(_FrameworkEstimator):
     """Train with TensorFlow (v1: ``azureml.train.dnn.TensorFlow``).
 
-    v1's 1.x-2.3 have no wheels for Python 3.11; Runyard supports the versions listed by
-    ``get_supported_versions()``. Distributed training: Mpi or ParameterServer.
+    v1's 1.x-2.3 have no wheels for Python 3.11. As for PyTorch, submitting needs
+    environment_definition= until a curated TensorFlow environment exists. Distributed
+    training: Mpi or ParameterServer.
     """
 
     FRAMEWORK_NAME = "TensorFlow"

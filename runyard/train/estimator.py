@@ -259,12 +259,31 @@ class Estimator:
             environment=self._environment(),
             **kwargs,
         )
-        run_config = src.run_config
-        run_config.environment_variables.update(self.environment_variables)
-        run_config.node_count = self.node_count
-        for consumption in self._dataset_inputs():
-            run_config.data[consumption.name] = consumption
+        self._apply_run_settings(src)
         return src
+
+    def _apply_run_settings(self, src: Any) -> None:
+        """Settings ScriptRunConfig's constructor has no argument for (v1 keeps them on
+        src.run_config)."""
+        settings = {
+            "environment_variables": self.environment_variables,
+            "node_count": self.node_count if self.node_count > 1 else None,
+            "data": {c.name: c for c in self._dataset_inputs() if c not in self._arguments()},
+        }
+        wanted = [key for key, value in settings.items() if value]
+        if not wanted:
+            return
+        run_config = getattr(src, "run_config", None)
+        if run_config is None:
+            raise TrainingException(
+                f"This estimator sets {', '.join(wanted)}, which this Runyard's ScriptRunConfig "
+                "cannot carry yet (it has no run_config). Submit without them, or pass the "
+                "datasets in script_params."
+            )
+        run_config.environment_variables.update(self.environment_variables)
+        if self.node_count > 1:
+            run_config.node_count = self.node_count
+        run_config.data.update(settings["data"])
 
     def _submit_overrides(self, **kwargs: Any) -> Estimator:
         """A copy with ``exp.submit(est, script_params=..., inputs=...,

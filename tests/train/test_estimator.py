@@ -218,3 +218,49 @@ def test_curated_environment_name_follows_use_gpu(tmp_path):
 def test_pip_packages_get_azureml_defaults_first(tmp_path):
     est = Estimator(str(tmp_path), compute_target="local", pip_packages=["numpy", "pytest"])
     assert est._pip_packages() == ["azureml-defaults", "numpy", "pytest"]
+
+
+def test_chainer_versions_match_the_curated_environments():
+    from runyard._envs.curated import CHAINER_VERSIONS
+
+    assert tuple(Chainer.get_supported_versions()) == CHAINER_VERSIONS
+
+
+def test_chainer_environment_is_curated_with_user_packages_merged(tmp_path, caplog):
+    est = chainer(tmp_path, pip_packages=["numpy", "pytest", "chainer==7.8.1"])
+    env = est._environment()
+    assert env.name == "AzureML-Chainer-7.8.1-CPU-with-user-packages"
+    pip = env.python.conda_dependencies.pip_packages
+    assert "chainer==7.8.1" in pip and "pytest" in pip
+    # a bare 'numpy' keeps the framework's pin, and the build constraints keep numpy<1.24
+    assert [p for p in pip if p.startswith("numpy")] == ["numpy<1.24"]
+    assert "numpy<1.24" in env._serialize_to_dict()["python"]["runyardBuild"]["constraints"]
+
+
+def test_user_pin_replaces_framework_spec_with_warning(tmp_path, caplog):
+    est = chainer(tmp_path, pip_packages=["chainer==7.8.0"])
+    with caplog.at_level(logging.WARNING, logger="runyard.train.dnn"):
+        pip = est._environment().python.conda_dependencies.pip_packages
+    assert "chainer==7.8.0" in pip and "chainer==7.8.1" not in pip
+    assert "pip package 'chainer==7.8.0' replaces 'chainer==7.8.1'" in caplog.text
+
+
+def test_use_gpu_without_gpu_gives_cpu_environment_and_a_notice(tmp_path):
+    from runyard._envs.gpu import gpu_present
+
+    est = chainer(tmp_path, use_gpu=True)
+    env = est._environment()
+    if gpu_present():
+        assert env.name == "AzureML-Chainer-7.8.1-GPU"
+    else:
+        assert env.name == "AzureML-Chainer-7.8.1-CPU"
+        assert "the run uses the CPU" in est._environment_notice
+
+
+def test_to_script_run_config_carries_script_args_target_environment(tmp_path):
+    est = chainer(tmp_path, script_params={"--epochs": 2, "--batchsize": 100})
+    src = est._to_script_run_config()
+    assert (src.source_directory, src.script) == (str(tmp_path), "train.py")
+    assert src.arguments == ["--epochs", 2, "--batchsize", 100]
+    assert src.compute_target == "local"
+    assert src.environment.name == "AzureML-Chainer-7.8.1-CPU"
