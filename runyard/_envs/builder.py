@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -251,7 +252,7 @@ def _run(
         full += ["--cache-dir", str(settings.uv_cache_dir)]
     log("$ " + " ".join(full))
     tail: list[str] = []
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         full,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -259,27 +260,30 @@ def _run(
         text=True,
         errors="replace",
         cwd=settings.envs_root,
-    )
-    assert proc.stdout is not None
-    deadline = time.monotonic() + settings.timeout_seconds
-    try:
-        for line in proc.stdout:
-            line = line.rstrip("\n")
-            log(line)
-            tail.append(line)
-            del tail[:-_TAIL_LINES]
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise EnvironmentBuildFailed(
-                    spec_hash,
-                    step,
-                    f"timed out after {settings.timeout_seconds:.0f} s\n" + "\n".join(tail),
-                )
-        code = proc.wait()
-    finally:
-        if proc.poll() is None:
+    ) as proc:
+        # A watchdog, because a hung uv prints nothing that a per-line check could see.
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
             proc.kill()
-            proc.wait()
+
+        watchdog = threading.Timer(settings.timeout_seconds, kill)
+        watchdog.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                line = line.rstrip("\n")
+                log(line)
+                tail.append(line)
+                del tail[:-_TAIL_LINES]
+            code = proc.wait()
+        finally:
+            watchdog.cancel()
+            if proc.poll() is None:
+                proc.kill()
+    if timed_out.is_set():
+        tail.append(f"(killed after the build timeout of {settings.timeout_seconds:.0f} s)")
     if code != 0:
         raise EnvironmentBuildFailed(spec_hash, step, "\n".join(tail))
 

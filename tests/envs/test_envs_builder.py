@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runyard._envs import BuildSettings, EnvSpec, ensure_env, list_envs, lookup, prune
+from runyard.exceptions import EnvironmentBuildFailed
+
+from .conftest import REPO, LogLines
+
+SIX = EnvSpec(python_version=None, requirements=("six",))
+
+
+def leftovers(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if not p.name.endswith(".lock"))
+
+
+def test_build_then_cache_hit(build_settings: BuildSettings, log: LogLines):
+    built = ensure_env(SIX, build_settings, log)
+    assert not built.cached and built.path == build_settings.envs_root / SIX.hash
+    assert "Installed 1 package" in log.text()
+    out = subprocess.run(
+        [built.python, "-c", "import six, sys; print(six.__version__, sys.prefix)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.split()[1] == str(built.path)
+
+    again = LogLines()
+    hit = ensure_env(SIX, build_settings, again)
+    assert hit.cached and hit.python == built.python
+    assert again == [f"Environment {SIX.hash[:12]} found in the cache at {built.path}; reusing it."]
+    assert leftovers(build_settings.envs_root) == [SIX.hash]
+
+
+def test_two_processes_build_the_same_spec_once(tmp_path: Path, uv_cache_dir: Path):
+    home = tmp_path / "home"
+    start_at = time.time() + 1.5  # both past their imports before either starts
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("build_worker.py")),
+                str(home),
+                str(uv_cache_dir),
+                str(tmp_path / f"log{i}.txt"),
+                str(start_at),
+            ],
+            cwd=REPO,
+        )
+        for i in range(2)
+    ]
+    assert [p.wait(timeout=240) for p in procs] == [0, 0]
+    logs = [(tmp_path / f"log{i}.txt").read_text() for i in range(2)]
+    builders = [text for text in logs if "cached=False" in text]
+    waiters = [text for text in logs if "cached=True" in text]
+    assert len(builders) == 1 and len(waiters) == 1
+    assert builders[0].count("uv pip install") == 1
+    assert "uv " not in waiters[0]
+    assert "was built by another run; reusing it." in waiters[0]
+    assert len(list_envs(home / "envs")) == 1
+    assert leftovers(home / "envs") == [list_envs(home / "envs")[0].spec_hash]
+
+
+def test_failed_build_leaves_nothing_and_carries_uvs_message(
+    build_settings: BuildSettings, log: LogLines
+):
+    spec = EnvSpec(python_version=None, requirements=("runyard-no-such-package-xyz==1.0",))
+    with pytest.raises(EnvironmentBuildFailed) as info:
+        ensure_env(spec, build_settings, log)
+    text = " ".join(str(info.value).split())  # uv wraps its lines
+    assert "failed while installing the packages" in text
+    assert "runyard-no-such-package-xyz was not found in the package registry" in text
+    assert "Nothing was kept" in text
+    assert leftovers(build_settings.envs_root) == []
+    assert lookup(build_settings.envs_root, spec.hash) is None
+
+
+def test_missing_python_falls_back_to_host_with_a_warning(
+    build_settings: BuildSettings, log: LogLines
+):
+    spec = EnvSpec(python_version="3.10.18", requirements=())
+    built = ensure_env(spec, build_settings, log)
+    assert "WARNING: Python 3.10.18 is not installed on this machine" in log.text()
+    assert built.python_version.startswith(f"{sys.version_info.major}.{sys.version_info.minor}.")
+
+
+def test_user_managed_uses_the_given_interpreter(build_settings: BuildSettings, log: LogLines):
+    spec = EnvSpec(python_version=None, user_managed=True, interpreter_path="/usr/bin/python3")
+    built = ensure_env(spec, build_settings, log)
+    assert (built.python, built.path) == ("/usr/bin/python3", None)
+    assert not build_settings.envs_root.exists()
+    default = EnvSpec(python_version=None, user_managed=True, interpreter_path="python")
+    assert ensure_env(default, build_settings, log).python == build_settings.host_python
+
+
+def test_list_and_prune(build_settings: BuildSettings, log: LogLines):
+    root = build_settings.envs_root
+    ensure_env(SIX, build_settings, log)
+    (listed,) = list_envs(root)
+    assert listed.spec_hash == SIX.hash and listed.requirements == ("six",)
+    assert prune(root, keep_hashes={SIX.hash}) == []
+    assert prune(root, older_than_seconds=3600) == []
+    assert prune(root, older_than_seconds=3600, now=time.time() + 7200) == [SIX.hash]
+    assert list_envs(root) == [] and leftovers(root) == []
