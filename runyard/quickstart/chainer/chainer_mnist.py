@@ -12,10 +12,9 @@ import chainer
 import chainer.functions as F
 import chainer.links as L
 import numpy as np
+from azureml.core.run import Run
 from chainer import Chain, iterators, optimizers, serializers
 from chainer.dataset import concat_examples
-
-from azureml.core.run import Run
 
 run = Run.get_context()
 
