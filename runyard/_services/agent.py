@@ -249,11 +249,14 @@ class Agent:
                 while os.read(self.wake_fd, 4096):
                     pass
 
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        self.stopping.set()
+    def _poke(self) -> None:
         if self.wake_fd >= 0:
             with contextlib.suppress(OSError):
-                os.write(self.wake_fd, b"s")
+                os.write(self.wake_fd, b"p")
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.stopping.set()
+        self._poke()
 
     def serve(self) -> None:
         from runyard._services import close_all, open_services
@@ -304,7 +307,7 @@ class Agent:
             )
             started += 1
             if claimed is not None:
-                sup = Supervisor(self.services, info.run_id, os.getpid())
+                sup = Supervisor(self.services, info.run_id, os.getpid(), self._poke)
                 self.supervisors[info.run_id] = sup
                 sup.start()
         return len(queued) > started

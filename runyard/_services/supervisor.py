@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -204,9 +204,12 @@ class Supervisor(threading.Thread):
     when it is told to stop: the job is killed and the run ends Failed, never silently
     requeued."""
 
-    def __init__(self, services: Services, run_id: str, agent_pid: int) -> None:
+    def __init__(
+        self, services: Services, run_id: str, agent_pid: int, on_exit: Callable[[], None]
+    ) -> None:
         super().__init__(name=f"supervisor-{run_id}", daemon=True)
         self.services, self.run_id, self.agent_pid = services, run_id, agent_pid
+        self.on_exit = on_exit  # wakes the agent: a slot is free
         self.stop_requested = threading.Event()
         self.job_dir = services.layout.jobs_dir / run_id
         self.proc: subprocess.Popen[bytes] | None = None
@@ -219,6 +222,8 @@ class Supervisor(threading.Thread):
             self._set(RunStatus.FAILED, {"code": "SupervisorError", "message": repr(exc)})
             if self.proc is not None and self.proc.poll() is None:
                 kill_group(self.proc.pid)
+        finally:
+            self.on_exit()
 
     def _set(self, status: RunStatus, error: Mapping[str, Any] | None = None, expected=None):
         try:
