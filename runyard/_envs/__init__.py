@@ -16,7 +16,7 @@ from runyard._envs.builder import (
     lookup,
 )
 from runyard._envs.cache import CachedEnv, list_envs, prune
-from runyard._envs.spec import EnvSpec, ResolvedSpec, resolve_spec
+from runyard._envs.spec import EnvSpec, ResolvedSpec, docker_notice, resolve_spec
 
 __all__ = [
     "BuildSettings",
@@ -25,6 +25,7 @@ __all__ = [
     "EnvSpec",
     "ResolvedSpec",
     "default_build_settings",
+    "docker_notice",
     "ensure_env",
     "list_envs",
     "lookup",

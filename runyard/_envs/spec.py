@@ -223,3 +223,18 @@ def _disjoint(a: SpecifierSet, b: SpecifierSet) -> bool:
             if low > high or (low == high and not (low_incl and high_incl)):
                 return True
     return False
+
+
+def docker_notice(definition: Mapping[str, Any], *, use_docker: bool = False) -> str | None:
+    """The driver-log line saying the environment's image was recorded but not used."""
+    docker = definition.get("docker") or {}
+    image = docker.get("baseImage") or (
+        "a base_dockerfile" if docker.get("baseDockerfile") else docker.get("buildContext")
+    )
+    if not image and not use_docker:
+        return None
+    what = f"Docker image {image!r}" if image else "Docker"
+    return (
+        f"{what} was not used: Runyard runs jobs in a uv virtualenv on this node (no "
+        "container engine); the docker settings are recorded with the run."
+    )

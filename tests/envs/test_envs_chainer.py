@@ -44,9 +44,7 @@ def test_chainer_env_builds_and_trains_with_users_unpinned_numpy(
     resolved = resolve_spec(env._serialize_to_dict())
     log = LogLines()
     built = ensure_env(resolved.spec, persistent_build_settings, log)
-    out = subprocess.run(
-        [built.python, "-c", SCRIPT], capture_output=True, text=True, timeout=120
-    )
+    out = subprocess.run([built.python, "-c", SCRIPT], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     versions, losses = out.stdout.splitlines()
     chainer_version, numpy_version = versions.split()

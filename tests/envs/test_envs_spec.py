@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from runyard._envs.spec import EnvSpec, resolve_spec
+from runyard._envs.spec import EnvSpec, docker_notice, resolve_spec
 from runyard.core.conda_dependencies import CondaDependencies
 from runyard.core.environment import Environment, curated_environment
 from runyard.exceptions import CondaPackageNotMappable, EnvironmentSpecConflict
@@ -137,3 +137,10 @@ def test_conflicting_user_pin_is_an_error(pin: str):
     assert f"pip package {pin!r} conflicts with 'numpy<1.24'" in text
     assert "AzureML-Chainer-7.8.1-CPU" in text
     assert "env.python.build_settings.constraints" in text
+
+
+def test_docker_notice_names_the_unused_image():
+    notice = docker_notice(Environment("d")._serialize_to_dict())
+    assert notice is not None
+    assert notice.startswith("Docker image 'mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04")
+    assert "was not used: Runyard runs jobs in a uv virtualenv" in notice
