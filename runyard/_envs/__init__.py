@@ -8,15 +8,33 @@ The agent's Preparing phase calls::
     # run the job with built.python
 """
 
-from runyard._envs.builder import (
-    BuildSettings,
-    BuiltEnv,
-    default_build_settings,
-    ensure_env,
-    lookup,
-)
-from runyard._envs.cache import CachedEnv, list_envs, prune
-from runyard._envs.spec import EnvSpec, ResolvedSpec, docker_notice, resolve_spec
+import importlib
+from typing import Any
+
+# Lazy: runyard.core.environment imports runyard._envs.curated, and job processes import
+# runyard.core, so the package itself must not pull in the builder or packaging.
+_HOMES = {
+    "BuildSettings": "builder",
+    "BuiltEnv": "builder",
+    "default_build_settings": "builder",
+    "ensure_env": "builder",
+    "lookup": "builder",
+    "CachedEnv": "cache",
+    "list_envs": "cache",
+    "prune": "cache",
+    "EnvSpec": "spec",
+    "ResolvedSpec": "spec",
+    "docker_notice": "spec",
+    "resolve_spec": "spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'runyard._envs' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"runyard._envs.{home}"), name)
+
 
 __all__ = [
     "BuildSettings",

@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from runyard.exceptions import InvalidEnvironmentDefinition, UserErrorException
 
 logger = logging.getLogger(__name__)
@@ -261,6 +259,8 @@ class CondaDependencies:
         return copy.deepcopy(self._conda_dependencies)
 
     def serialize_to_string(self) -> str:
+        import yaml
+
         return _HEADER + yaml.safe_dump(
             self._conda_dependencies, sort_keys=False, default_flow_style=False
         )
@@ -308,6 +308,8 @@ def _check_spec(value: object, what: str) -> None:
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
+    import yaml  # lazy: job processes import runyard.core without needing it
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
