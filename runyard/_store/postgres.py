@@ -17,5 +17,10 @@ def open(uri: str) -> SqlStore:  # noqa: A001 - mirrors sqlite.open
     """
     url = make_url(uri).set(drivername="postgresql+psycopg2")
     engine = create_engine(url, pool_pre_ping=True)
-    upgrade_to_head(engine)
-    return SqlStore(engine)
+    store = SqlStore(engine)
+    try:
+        upgrade_to_head(uri, engine)
+    except BaseException:
+        store.close()
+        raise
+    return store

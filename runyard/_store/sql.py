@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from runyard._entities import (
     ExperimentInfo,
+    MetricKind,
     MetricPoint,
     MetricSeries,
     RunInfo,
@@ -343,9 +344,10 @@ class SqlStore(ModelMethods, Store):
         series = {row.name: row for row in existing}
         kinds = {name: row.kind for name, row in series.items()}
         for point in points:
-            kind = kinds.setdefault(point.name, point.kind.value)
-            if kind != point.kind.value:
-                raise MetricTypeConflict(run_id, point.name, kind, point.kind.value)
+            wanted = MetricKind(point.kind).value
+            kind = kinds.setdefault(point.name, wanted)
+            if kind != wanted:
+                raise MetricTypeConflict(run_id, point.name, kind, wanted)
         for name in (n for n in names if n not in series):
             row = MetricSeriesRow(
                 run_id=run_id, name=name, kind=kinds[name], description="", vtype=None, count=0

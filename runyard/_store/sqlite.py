@@ -51,5 +51,10 @@ def open(uri: str) -> SqlStore:  # noqa: A001 - mirrors postgres.open
     Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     writes = _engine(uri, immediate=True)
     reads = _engine(uri, immediate=False)
-    upgrade_to_head(writes, reads)
-    return SqlStore(writes, read_engine=reads)
+    store = SqlStore(writes, read_engine=reads)
+    try:
+        upgrade_to_head(uri, writes, reads)
+    except BaseException:
+        store.close()
+        raise
+    return store

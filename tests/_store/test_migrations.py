@@ -6,13 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from runyard._store import open_store
-from runyard._store.migrations import HEAD_REVISION
+from runyard._store.migrations import HEAD_REVISION, KNOWN_REVISIONS
 from runyard._store.schema import Base
+from runyard.exceptions import StoreSchemaUnknown
 
 from .test_contract import run_workers
 
@@ -38,7 +40,10 @@ def test_head_revision_constant_matches_scripts():
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
-    assert ScriptDirectory.from_config(config).get_heads() == [HEAD_REVISION]
+    scripts = ScriptDirectory.from_config(config)
+    assert scripts.get_heads() == [HEAD_REVISION]
+    oldest_first = [rev.revision for rev in scripts.walk_revisions()][::-1]
+    assert tuple(oldest_first) == KNOWN_REVISIONS
 
 
 def test_fresh_database_is_at_head(store, store_uri):
@@ -89,3 +94,19 @@ def test_job_side_import_stays_light():
 def test_eight_processes_open_a_fresh_database_at_once(store_uri):
     assert run_workers([["open"] for _ in range(8)], store_uri) == [[]] * 8
     assert _versions(store_uri) == [HEAD_REVISION]
+
+
+def test_store_from_a_newer_runyard_is_refused(store, store_uri):
+    store.get_or_create_experiment("kept")
+    engine = _engine(store_uri)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        engine.dispose()
+    with pytest.raises(
+        StoreSchemaUnknown, match=r"schema revision '9999'.*newer Runyard.*pip install -U runyard"
+    ):
+        open_store(store_uri)
+    assert _versions(store_uri) == ["9999"]
+    assert [e.name for e in store.list_experiments()] == ["kept"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from runyard._store.migrations import HEAD_REVISION
+from runyard._store.migrations import HEAD_REVISION, KNOWN_REVISIONS
+from runyard.exceptions import StoreSchemaUnknown
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -18,17 +20,21 @@ def current_revision(connection: Connection) -> str | None:
         return None
 
 
-def upgrade_to_head(engine: Engine, read_engine: Engine | None = None) -> None:
+def upgrade_to_head(uri: str, engine: Engine, read_engine: Engine | None = None) -> None:
     """Runs ``alembic upgrade head`` only when the database is behind.
 
     The check is one plain query so that opening an up-to-date store (the agent and the
-    CLI do it often) never imports Alembic. The upgrade itself runs in the caller's
-    write transaction, which on SQLite is BEGIN IMMEDIATE and on PostgreSQL takes an
-    advisory lock, so processes opening a fresh database at once upgrade it once.
+    CLI do it often) never imports Alembic. The upgrade runs in one write transaction,
+    which on SQLite is BEGIN IMMEDIATE and on PostgreSQL takes an advisory lock,
+    so processes opening a fresh database at once upgrade it once.
     """
     with (read_engine or engine).connect() as connection:
-        if current_revision(connection) == HEAD_REVISION:
-            return
+        current = current_revision(connection)
+    if current == HEAD_REVISION:
+        return
+    if current is not None and current not in KNOWN_REVISIONS:
+        shown = make_url(uri).render_as_string(hide_password=True)
+        raise StoreSchemaUnknown(shown, current)
     from alembic import command
     from alembic.config import Config
 
