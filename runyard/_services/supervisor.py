@@ -331,16 +331,19 @@ class Supervisor(threading.Thread):
             self._set(RunStatus.FINALIZING, expected={RunStatus.RUNNING})
         self.ingester.ingest()
         self._upload_results(workdir)
+        error = None
         if self.stop_requested.is_set():
-            self._set(RunStatus.FAILED, agent_gone_error(self.agent_pid, status, "stopped"))
+            final, error = RunStatus.FAILED, agent_gone_error(self.agent_pid, status, "stopped")
         elif status is RunStatus.CANCEL_REQUESTED:
-            self._set(RunStatus.CANCELED)
+            final = RunStatus.CANCELED
         elif code == 0:
-            self._set(RunStatus.COMPLETED)
+            final = RunStatus.COMPLETED
         else:
-            script = info.definition["script"]
-            self._set(RunStatus.FAILED, failure_error(script, code, self.driver_log()))
+            final = RunStatus.FAILED
+            error = failure_error(info.definition["script"], code, self.driver_log())
+        # Clean up first: whoever sees the final status finds no working copy left behind.
         self._cleanup()
+        self._set(final, error)
 
     def _upload_results(self, workdir: Path) -> None:
         upload_changed(self.services, self.run_id, workdir / "logs", "logs", self.seen_logs)
