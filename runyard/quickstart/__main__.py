@@ -1,0 +1,3 @@
+from runyard.quickstart import main
+
+main()
