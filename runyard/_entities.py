@@ -116,3 +116,48 @@ class ModelVersion:
     @property
     def id(self) -> str:
         return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentRecord:
+    name: str
+    version: str  # v1's versions are strings: "1", "2", ...
+    definition_json: str  # the Environment serialized by runyard.core.environment
+    content_hash: str
+    created_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeTargetInfo:
+    name: str
+    compute_type: str  # "AmlCompute", ...
+    # What the user asked for: vm_size, vm_priority, min_nodes, max_nodes,
+    # idle_seconds_before_scaledown, tags, description ...
+    config: Mapping[str, Any]
+    # What the compute backend reports: nodes, allocation state, errors ...
+    state: Mapping[str, Any]
+    provisioning_state: str  # Creating | Succeeded | Failed | Canceled | Deleting
+    created_time: datetime
+    modified_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DatastoreInfo:
+    name: str
+    datastore_type: str  # "LocalFolder" (the embedded default), later "AzureBlob", "S3" ...
+    config: Mapping[str, Any]  # e.g. {"url": "file:///..."} for fsspec
+    is_default: bool
+    created_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    id: str
+    name: str | None  # None for an unregistered dataset saved for lineage
+    version: int | None
+    # {"type": "File" | "Tabular", "paths": [{"datastore": ..., "path": ...} | {"url": ...}],
+    #  ... reader options for tabular data}
+    definition: Mapping[str, Any]
+    description: str | None
+    tags: Mapping[str, str | None]
+    created_time: datetime

@@ -13,6 +13,10 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from runyard._entities import (
+    ComputeTargetInfo,
+    DatasetInfo,
+    DatastoreInfo,
+    EnvironmentRecord,
     ExperimentInfo,
     MetricPoint,
     MetricSeries,
@@ -199,6 +203,103 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def delete_model(self, name: str, version: int) -> None: ...
+
+    # ---- environments ----------------------------------------------------------------
+    @abc.abstractmethod
+    def save_environment(self, name: str, definition_json: str, content_hash: str) -> str:
+        """Registers a version ("1", "2", ...) and returns it. When the latest version of
+        ``name`` has the same content_hash, returns that version and stores nothing."""
+
+    @abc.abstractmethod
+    def get_environment(self, name: str, version: str | None = None) -> EnvironmentRecord:
+        """Latest when version is None. Raises EnvironmentNotFound."""
+
+    @abc.abstractmethod
+    def list_environments(self) -> list[EnvironmentRecord]:
+        """The latest version of each name, ordered by name."""
+
+    # ---- compute targets -------------------------------------------------------------
+    @abc.abstractmethod
+    def create_compute_target(
+        self, *, name: str, compute_type: str, config: Mapping[str, Any]
+    ) -> ComputeTargetInfo:
+        """provisioning_state starts "Creating", state {}. Raises ComputeTargetExists."""
+
+    @abc.abstractmethod
+    def get_compute_target(self, name: str) -> ComputeTargetInfo:
+        """Raises ComputeTargetNotFound (a ComputeTargetException with v1's text)."""
+
+    @abc.abstractmethod
+    def list_compute_targets(self) -> list[ComputeTargetInfo]:
+        """Ordered by name."""
+
+    @abc.abstractmethod
+    def update_compute_target(
+        self,
+        name: str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
+        provisioning_state: str | None = None,
+    ) -> ComputeTargetInfo:
+        """config and state are merged key by key; sets modified_time."""
+
+    @abc.abstractmethod
+    def delete_compute_target(self, name: str) -> None:
+        """Raises ComputeTargetNotFound."""
+
+    # ---- datastores --------------------------------------------------------------------
+    @abc.abstractmethod
+    def register_datastore(
+        self,
+        *,
+        name: str,
+        datastore_type: str,
+        config: Mapping[str, Any],
+        set_default: bool = False,
+        overwrite: bool = False,
+    ) -> DatastoreInfo:
+        """The first datastore of a workspace becomes its default. An existing name
+        without overwrite raises DatastoreExists."""
+
+    @abc.abstractmethod
+    def get_datastore(self, name: str) -> DatastoreInfo:
+        """Raises DatastoreNotFound."""
+
+    @abc.abstractmethod
+    def list_datastores(self) -> list[DatastoreInfo]: ...
+
+    @abc.abstractmethod
+    def get_default_datastore(self) -> DatastoreInfo | None: ...
+
+    @abc.abstractmethod
+    def set_default_datastore(self, name: str) -> DatastoreInfo: ...
+
+    # ---- datasets ----------------------------------------------------------------------
+    @abc.abstractmethod
+    def register_dataset(
+        self,
+        *,
+        name: str,
+        definition: Mapping[str, Any],
+        description: str | None = None,
+        tags: Mapping[str, str | None] | None = None,
+        create_new_version: bool = False,
+    ) -> DatasetInfo:
+        """Versions 1, 2, ... per name, atomic across processes. An existing name without
+        create_new_version returns the latest registration unchanged when its definition
+        is equal, and raises DatasetExists otherwise (v1's service behaviour)."""
+
+    @abc.abstractmethod
+    def get_dataset(self, name: str, version: int | None = None) -> DatasetInfo:
+        """Latest when version is None. Raises DatasetNotFound."""
+
+    @abc.abstractmethod
+    def get_dataset_by_id(self, dataset_id: str) -> DatasetInfo: ...
+
+    @abc.abstractmethod
+    def list_datasets(self) -> list[DatasetInfo]:
+        """The latest version of each registered name, ordered by name."""
 
     # ---- lifecycle -------------------------------------------------------------------
     @abc.abstractmethod
