@@ -270,3 +270,88 @@ class StoreSchemaUnknown(RunyardError):
             "does not know: it was written by a newer Runyard. Upgrade with "
             "`pip install -U runyard`, or point RUNYARD_STORE_URI at another store."
         )
+
+
+# ---- compute targets, datastores, datasets (issue 4) ---------------------------------------
+
+
+class ComputeTargetNotFound(NotFoundError, ComputeTargetException):
+    http_status = 404
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"ComputeTargetNotFound: Compute Target with name {name} not found in provided "
+            "workspace. Create it with ComputeTarget.create(ws, "
+            f"{name!r}, AmlCompute.provisioning_configuration(vm_size=..., max_nodes=...)); "
+            "list existing ones with ws.compute_targets."
+        )
+
+
+class ComputeTargetExists(ComputeTargetException):
+    http_status = 409
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"A compute target named {name!r} already exists in this workspace. Use it with "
+            f"ComputeTarget(ws, {name!r}), pick another name, or delete it first with "
+            "compute_target.delete()."
+        )
+
+
+class DatastoreNotFound(NotFoundError, UserErrorException):
+    http_status = 404
+
+    def __init__(self, name: str, existing: list[str] | None = None) -> None:
+        self.name = name
+        known = f"Datastores in this workspace: {existing}. " if existing else ""
+        super().__init__(
+            f"No datastore named {name!r} in this workspace. {known}Use "
+            "ws.get_default_datastore() for the workspace's folder datastore, or list them "
+            "with ws.datastores."
+        )
+
+
+class DatastoreExists(UserErrorException):
+    http_status = 409
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"A datastore named {name!r} is already registered in this workspace. Get it with "
+            f"Datastore.get(ws, {name!r}), or register with overwrite=True to replace it."
+        )
+
+
+class DatasetNotFound(NotFoundError, UserErrorException):
+    http_status = 404
+
+    def __init__(
+        self, name: str, version: int | None = None, existing: list[int] | None = None
+    ) -> None:
+        self.name = name
+        which = f"version {version} of dataset {name!r}" if version else f"dataset named {name!r}"
+        known = f"Versions of {name!r} that exist: {existing}. " if existing else ""
+        super().__init__(
+            f"No {which} in this workspace. {known}Register one with "
+            f"dataset.register(ws, {name!r}); list registered datasets with ws.datasets."
+        )
+
+
+class DatasetExists(UserErrorException):
+    http_status = 409
+
+    def __init__(self, name: str, version: int) -> None:
+        self.name = name
+        super().__init__(
+            f"A different dataset is already registered as {name!r} (version {version}). "
+            f"Pass create_new_version=True to register this one as version {version + 1}, "
+            "or pick another name."
+        )
+
+
+class DatasetPathNotFound(UserErrorException):
+    """Dataset.File/Tabular.from_*(validate=True) found no file at a path."""
+
+    http_status = 400
