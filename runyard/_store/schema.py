@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -27,6 +28,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from runyard._entities import (
+    ComputeTargetInfo,
+    DatasetInfo,
+    DatastoreInfo,
+    EnvironmentRecord,
     ExperimentInfo,
     MetricKind,
     ModelVersion,
@@ -207,4 +212,89 @@ class ModelVersionRow(Base):
             experiment_name=self.experiment_name,
             model_framework=self.model_framework,
             model_framework_version=self.model_framework_version,
+        )
+
+
+class EnvironmentRow(Base):
+    __tablename__ = "environments"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition_json: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_time: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def to_entity(self) -> EnvironmentRecord:
+        return EnvironmentRecord(
+            name=self.name,
+            version=str(self.version),
+            definition_json=self.definition_json,
+            content_hash=self.content_hash,
+            created_time=self.created_time,
+        )
+
+
+class ComputeTargetRow(Base):
+    __tablename__ = "compute_targets"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    compute_type: Mapped[str] = mapped_column(String(64))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    provisioning_state: Mapped[str] = mapped_column(String(32))
+    created_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    modified_time: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def to_entity(self) -> ComputeTargetInfo:
+        return ComputeTargetInfo(
+            name=self.name,
+            compute_type=self.compute_type,
+            config=dict(self.config),
+            state=dict(self.state),
+            provisioning_state=self.provisioning_state,
+            created_time=self.created_time,
+            modified_time=self.modified_time,
+        )
+
+
+class DatastoreRow(Base):
+    __tablename__ = "datastores"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    datastore_type: Mapped[str] = mapped_column(String(64))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_time: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def to_entity(self) -> DatastoreInfo:
+        return DatastoreInfo(
+            name=self.name,
+            datastore_type=self.datastore_type,
+            config=dict(self.config),
+            is_default=self.is_default,
+            created_time=self.created_time,
+        )
+
+
+class DatasetRow(Base):
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_datasets_name_version"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    version: Mapped[int | None] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    description: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_time: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def to_entity(self) -> DatasetInfo:
+        return DatasetInfo(
+            id=self.id,
+            name=self.name,
+            version=self.version,
+            definition=dict(self.definition),
+            description=self.description,
+            tags=dict(self.tags),
+            created_time=self.created_time,
         )

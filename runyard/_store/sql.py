@@ -29,6 +29,9 @@ from runyard._entities import (
 )
 from runyard._store import metrics as codec
 from runyard._store.base import Store
+from runyard._store.compute_sql import ComputeTargetMethods
+from runyard._store.data_sql import DatasetMethods, DatastoreMethods
+from runyard._store.envs_sql import EnvironmentMethods
 from runyard._store.filters import matches
 from runyard._store.models_sql import ModelMethods
 from runyard._store.schema import (
@@ -55,7 +58,14 @@ def insert_ignore(session: Session, table: Any, values: dict[str, Any], key: str
     session.execute(stmt)
 
 
-class SqlStore(ModelMethods, Store):
+class SqlStore(
+    ModelMethods,
+    EnvironmentMethods,
+    ComputeTargetMethods,
+    DatastoreMethods,
+    DatasetMethods,
+    Store,
+):
     """The metadata store on a SQLAlchemy engine.
 
     ``read_engine`` (SQLite) starts plain deferred transactions, so reads never wait for

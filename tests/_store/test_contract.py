@@ -15,6 +15,14 @@ import pytest
 from runyard._entities import MetricKind, MetricPoint, RunStatus
 from runyard._store.base import Store
 from runyard.exceptions import (
+    ComputeTargetException,
+    ComputeTargetExists,
+    ComputeTargetNotFound,
+    DatasetExists,
+    DatasetNotFound,
+    DatastoreExists,
+    DatastoreNotFound,
+    EnvironmentNotFound,
     ExperimentNotFound,
     ImmutablePropertyError,
     InvalidStatusTransition,
@@ -419,3 +427,208 @@ class TestConcurrency:
         for i in range(8):
             assert store.get_metrics(f"run_{i}")["loss"].values == [float(j) for j in range(200)]
             assert store.get_spool_offset(f"run_{i}") == 200
+
+    def test_eight_processes_register_one_dataset_name(self, store, store_uri):
+        versions = run_workers([["register_dataset", "digits"] for _ in range(8)], store_uri)
+        assert sorted(versions) == list(range(1, 9))
+        assert store.get_dataset("digits").version == 8
+        ids = {store.get_dataset("digits", v).id for v in range(1, 9)}
+        assert len(ids) == 8
+
+    def test_eight_processes_save_the_same_environment_once(self, store, store_uri):
+        versions = run_workers([["save_environment", "env", "same"] for _ in range(8)], store_uri)
+        assert versions == ["1"] * 8
+        assert [(e.name, e.version) for e in store.list_environments()] == [("env", "1")]
+
+    def test_eight_processes_save_different_environments(self, store, store_uri):
+        jobs = [["save_environment", "env", f"content{i}"] for i in range(8)]
+        versions = run_workers(jobs, store_uri)
+        assert sorted(int(v) for v in versions) == list(range(1, 9))
+
+
+class TestEnvironments:
+    def test_versions_count_up_and_same_content_keeps_version(self, store):
+        assert store.save_environment("env", '{"a": 1}', "h1") == "1"
+        assert store.save_environment("env", '{"a": 1}', "h1") == "1"
+        assert store.save_environment("env", '{"a": 2}', "h2") == "2"
+        # Back to the first content: a new version, since only the latest is compared.
+        assert store.save_environment("env", '{"a": 1}', "h1") == "3"
+
+    def test_get_latest_and_by_version(self, store):
+        store.save_environment("env", '{"a": 1}', "h1")
+        store.save_environment("env", '{"a": 2}', "h2")
+        latest = store.get_environment("env")
+        assert (latest.version, latest.definition_json, latest.content_hash) == (
+            "2",
+            '{"a": 2}',
+            "h2",
+        )
+        assert store.get_environment("env", "1").definition_json == '{"a": 1}'
+        assert latest.created_time.tzinfo == timezone.utc
+
+    def test_missing_environment_and_version(self, store):
+        store.save_environment("env", "{}", "h")
+        with pytest.raises(EnvironmentNotFound, match=r"No environment named 'nope'.*register"):
+            store.get_environment("nope")
+        with pytest.raises(EnvironmentNotFound, match=r"No version '7' of environment 'env'"):
+            store.get_environment("env", "7")
+        with pytest.raises(EnvironmentNotFound, match=r"version 'x' of environment 'env'"):
+            store.get_environment("env", "x")
+        assert [e.version for e in store.list_environments()] == ["1"]
+
+    def test_list_has_latest_of_each_name(self, store):
+        store.save_environment("b", "{}", "h")
+        store.save_environment("a", "{}", "h")
+        store.save_environment("b", "{1}", "h2")
+        assert [(e.name, e.version) for e in store.list_environments()] == [("a", "1"), ("b", "2")]
+
+
+class TestComputeTargets:
+    def test_create_get_list(self, store):
+        created = store.create_compute_target(
+            name="gpu", compute_type="AmlCompute", config={"vm_size": "STANDARD_NC6"}
+        )
+        assert (created.provisioning_state, created.state) == ("Creating", {})
+        assert created.created_time == created.modified_time
+        store.create_compute_target(name="cpu", compute_type="AmlCompute", config={})
+        assert store.get_compute_target("gpu") == created
+        assert [t.name for t in store.list_compute_targets()] == ["cpu", "gpu"]
+
+    def test_create_twice_raises_and_keeps_the_first(self, store):
+        store.create_compute_target(name="gpu", compute_type="AmlCompute", config={"a": 1})
+        with pytest.raises(ComputeTargetExists, match=r"'gpu' already exists.*ComputeTarget"):
+            store.create_compute_target(name="gpu", compute_type="AmlCompute", config={"a": 2})
+        assert store.get_compute_target("gpu").config == {"a": 1}
+
+    def test_update_merges_and_sets_modified_time(self, store):
+        store.create_compute_target(name="c", compute_type="AmlCompute", config={"a": 1, "b": 2})
+        updated = store.update_compute_target(
+            "c", config={"b": 3}, state={"nodes": 2}, provisioning_state="Succeeded"
+        )
+        assert updated.config == {"a": 1, "b": 3}
+        assert updated.state == {"nodes": 2}
+        assert updated.provisioning_state == "Succeeded"
+        assert updated.modified_time > updated.created_time
+        again = store.update_compute_target("c", state={"idle": True})
+        assert again.state == {"nodes": 2, "idle": True}
+
+    def test_missing_target_has_v1_text(self, store):
+        with pytest.raises(ComputeTargetNotFound) as info:
+            store.get_compute_target("nope")
+        assert isinstance(info.value, ComputeTargetException)
+        assert str(info.value).startswith(
+            "ComputeTargetNotFound: Compute Target with name nope not found in provided workspace"
+        )
+        assert "ComputeTarget.create(ws, 'nope'" in str(info.value)
+        with pytest.raises(ComputeTargetNotFound):
+            store.update_compute_target("nope", state={"x": 1})
+        with pytest.raises(ComputeTargetNotFound):
+            store.delete_compute_target("nope")
+        assert store.list_compute_targets() == []
+
+    def test_delete(self, store):
+        store.create_compute_target(name="c", compute_type="AmlCompute", config={})
+        store.delete_compute_target("c")
+        assert store.list_compute_targets() == []
+        store.create_compute_target(name="c", compute_type="AmlCompute", config={})
+
+
+class TestDatastores:
+    def register(self, store, name, **kwargs):
+        config = {"url": f"file:///data/{name}"}
+        return store.register_datastore(
+            name=name, datastore_type="LocalFolder", config=config, **kwargs
+        )
+
+    def test_first_datastore_is_the_default(self, store):
+        assert store.get_default_datastore() is None
+        first = self.register(store, "a")
+        assert first.is_default
+        second = self.register(store, "b")
+        assert not second.is_default
+        assert store.get_default_datastore().name == "a"
+
+    def test_set_default_moves_it(self, store):
+        self.register(store, "a")
+        self.register(store, "b")
+        assert store.set_default_datastore("b").is_default
+        assert [(d.name, d.is_default) for d in store.list_datastores()] == [
+            ("a", False),
+            ("b", True),
+        ]
+        self.register(store, "c", set_default=True)
+        assert store.get_default_datastore().name == "c"
+
+    def test_existing_name_needs_overwrite(self, store):
+        self.register(store, "a")
+        with pytest.raises(DatastoreExists, match=r"'a' is already registered.*overwrite=True"):
+            store.register_datastore(name="a", datastore_type="S3", config={"url": "s3://x"})
+        assert store.get_datastore("a").datastore_type == "LocalFolder"
+        replaced = store.register_datastore(
+            name="a", datastore_type="S3", config={"url": "s3://x"}, overwrite=True
+        )
+        assert (replaced.datastore_type, replaced.config, replaced.is_default) == (
+            "S3",
+            {"url": "s3://x"},
+            True,
+        )
+
+    def test_missing_datastore_lists_existing(self, store):
+        self.register(store, "a")
+        with pytest.raises(DatastoreNotFound, match=r"No datastore named 'nope'.*\['a'\]"):
+            store.get_datastore("nope")
+        with pytest.raises(DatastoreNotFound, match="ws.get_default_datastore"):
+            store.set_default_datastore("nope")
+        assert store.get_default_datastore().name == "a"
+
+
+class TestDatasets:
+    DEF = {"type": "File", "paths": [{"datastore": "ws", "path": "digits/**"}]}
+
+    def test_register_first_version_fields(self, store):
+        info = store.register_dataset(
+            name="digits", definition=self.DEF, description="d", tags={"k": "v"}
+        )
+        assert (info.name, info.version, info.description, info.tags) == (
+            "digits",
+            1,
+            "d",
+            {"k": "v"},
+        )
+        assert info.definition == self.DEF
+        assert store.get_dataset_by_id(info.id) == info
+        assert store.get_dataset("digits") == info
+
+    def test_same_definition_without_new_version_returns_existing(self, store):
+        first = store.register_dataset(name="digits", definition=self.DEF)
+        again = store.register_dataset(name="digits", definition=self.DEF, description="x")
+        assert again == first
+
+    def test_other_definition_without_new_version_raises(self, store):
+        store.register_dataset(name="digits", definition=self.DEF)
+        other = {"type": "File", "paths": [{"url": "file:///other"}]}
+        with pytest.raises(DatasetExists, match=r"'digits' \(version 1\).*create_new_version"):
+            store.register_dataset(name="digits", definition=other)
+        assert [d.version for d in store.list_datasets()] == [1]
+
+    def test_create_new_version_and_get_by_version(self, store):
+        store.register_dataset(name="digits", definition=self.DEF)
+        second = store.register_dataset(name="digits", definition=self.DEF, create_new_version=True)
+        assert second.version == 2
+        assert store.get_dataset("digits").id == second.id
+        assert store.get_dataset("digits", 1).version == 1
+
+    def test_list_latest_per_name(self, store):
+        store.register_dataset(name="b", definition=self.DEF)
+        store.register_dataset(name="b", definition=self.DEF, create_new_version=True)
+        store.register_dataset(name="a", definition=self.DEF)
+        assert [(d.name, d.version) for d in store.list_datasets()] == [("a", 1), ("b", 2)]
+
+    def test_missing_dataset_messages(self, store):
+        store.register_dataset(name="digits", definition=self.DEF)
+        with pytest.raises(DatasetNotFound, match=r"No dataset named 'nope'.*register"):
+            store.get_dataset("nope")
+        with pytest.raises(DatasetNotFound, match=r"version 4 of dataset 'digits'.*\[1\]"):
+            store.get_dataset("digits", 4)
+        with pytest.raises(DatasetNotFound, match="id:0000"):
+            store.get_dataset_by_id("0000")

@@ -110,3 +110,35 @@ def test_store_from_a_newer_runyard_is_refused(store, store_uri):
         open_store(store_uri)
     assert _versions(store_uri) == ["9999"]
     assert [e.name for e in store.list_experiments()] == ["kept"]
+
+
+def test_a_0001_database_is_upgraded_keeping_its_data(store_uri):
+    from alembic import command
+
+    if store_uri.startswith("sqlite:///"):
+        Path(store_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = _engine(store_uri)
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.set_main_option("path_separator", "os")
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")
+            connection.execute(
+                text(
+                    "INSERT INTO experiments (id, name, created_time, tags, last_run_number) "
+                    "VALUES ('e1', 'old', '2025-01-01 00:00:00', '{}', 0)"
+                )
+            )
+    finally:
+        engine.dispose()
+    assert _versions(store_uri) == ["0001"]
+    upgraded = open_store(store_uri)
+    try:
+        assert [e.name for e in upgraded.list_experiments()] == ["old"]
+        assert upgraded.save_environment("env", "{}", "h") == "1"
+        assert upgraded.list_datasets() == []
+    finally:
+        upgraded.close()
+    assert _versions(store_uri) == [HEAD_REVISION]

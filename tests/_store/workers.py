@@ -32,6 +32,15 @@ def main(job: str, uri: str, start: str, *args: str) -> None:
         result = store.create_model_version(
             name=name, artifact_prefix=f"models/{time.time_ns()}", model_path="model.pkl"
         ).version
+    elif job == "register_dataset":
+        (name,) = args
+        definition = {"type": "File", "paths": [{"url": f"file:///data/{time.time_ns()}"}]}
+        result = store.register_dataset(
+            name=name, definition=definition, create_new_version=True
+        ).version
+    elif job == "save_environment":
+        name, content = args
+        result = store.save_environment(name, json.dumps({"c": content}), content)
     elif job == "open":
         result = [e.name for e in store.list_experiments()]
     elif job == "log":
