@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 RUN_ID = "AZUREML_RUN_ID"
@@ -27,6 +27,7 @@ OUTPUT_DIRECTORY = "AZUREML_OUTPUT_DIRECTORY"
 WORKSPACE_DIR = "RUNYARD_WORKSPACE_DIR"
 SPOOL = "RUNYARD_SPOOL"
 HOME = "RUNYARD_HOME"
+DATASET_ENVIRONMENT_VARS = "AZUREML_DATASET_ENVIRONMENT_VARS"
 
 # Without these get_context cannot find the run; the rest are informative.
 REQUIRED = (RUN_ID, EXPERIMENT_NAME, WORKSPACE_NAME, WORKSPACE_DIR, SPOOL)
@@ -62,8 +63,14 @@ def job_environment(
     script: str,
     target: str,
     user_variables: Mapping[str, str],
+    python_path: Sequence[str] = (),
+    datasets: Mapping[str, tuple[str, str]] | None = None,
 ) -> dict[str, str]:
-    """``base`` plus the job variables, then the user's own variables on top."""
+    """``base`` plus the job variables, then the user's own variables on top.
+
+    ``python_path`` entries go first on PYTHONPATH (runyard and the azureml alias for a
+    job running in a built environment); ``datasets`` maps an input name to (mode, path)
+    and sets v1's ``AZUREML_DATASET_ENVIRONMENT_VARS`` plus one variable per input."""
     env = dict(base)
     env.update(
         {
@@ -90,5 +97,21 @@ def job_environment(
     pythonpath = package_pythonpath(env)
     if pythonpath is not None:
         env["PYTHONPATH"] = pythonpath
+    if python_path:
+        current = env.get("PYTHONPATH", "")
+        env["PYTHONPATH"] = os.pathsep.join([*python_path, *([current] if current else [])])
+    if datasets:
+        env[DATASET_ENVIRONMENT_VARS] = ",".join(f"{n}:{m}" for n, (m, _) in datasets.items())
+        env.update({name: path for name, (_, path) in datasets.items()})
     env.update({str(k): str(v) for k, v in user_variables.items()})
     return env
+
+
+def input_datasets(environ: Mapping[str, str]) -> dict[str, str]:
+    """{name: path} of the job's dataset inputs, read from v1's variables."""
+    found: dict[str, str] = {}
+    for item in environ.get(DATASET_ENVIRONMENT_VARS, "").split(","):
+        name = item.rpartition(":")[0] if ":" in item else item
+        if name and name in environ:
+            found[name] = environ[name]
+    return found

@@ -260,9 +260,11 @@ class Agent:
 
     def serve(self) -> None:
         from runyard._services import close_all, open_services
+        from runyard._services.compute import ClusterScheduler
         from runyard._services.supervisor import reconcile
 
         self.services = open_services(self.layout, self.settings)
+        self.clusters = ClusterScheduler(self.services)
         ended = reconcile(self.services)
         if ended:
             log.warning("reconciled runs left by a dead agent: %s", ", ".join(ended))
@@ -291,26 +293,77 @@ class Agent:
             self._sleep(POLL)
 
     def _schedule(self) -> bool:
-        """Starts queued runs while slots are free; True if some are still queued."""
+        """Starts queued runs while slots or nodes are free; True if some still wait (or a
+        cluster still has nodes to start or scale down)."""
         from runyard._entities import RunStatus
-        from runyard._services.supervisor import Supervisor
 
+        now = time.time()
         self.supervisors = {k: s for k, s in self.supervisors.items() if s.is_alive()}
         queued = self.services.store.list_runs(statuses=[RunStatus.QUEUED], include_children=True)
         queued = [r for r in reversed(queued) if "snapshot_id" in r.definition]
-        started = 0
+        waiting: dict[str, list[str]] = {}
         for info in queued:
-            if len(self.supervisors) >= self.settings.local_max_concurrent_runs:
-                break
-            claimed = self.services.store.set_run_status(
-                info.run_id, RunStatus.PREPARING, expected={RunStatus.QUEUED}
+            waiting.setdefault(info.target, []).append(info.run_id)
+        busy = self.clusters.tick(now, waiting, set(self.supervisors))
+        left = 0
+        for info in queued:
+            if info.target == "local":
+                started = self._start_local(info)
+            else:
+                started = self._start_on_cluster(info, now)
+            left += not started
+        return left > 0 or busy
+
+    def _start_local(self, info: Any) -> bool:
+        local = sum(s.target == "local" for s in self.supervisors.values())
+        if local >= self.settings.local_max_concurrent_runs:
+            return False
+        self._claim(info)
+        return True
+
+    def _start_on_cluster(self, info: Any, now: float) -> bool:
+        from runyard._entities import RunStatus
+        from runyard.exceptions import ComputeTargetException
+
+        try:
+            placement = self.clusters.place(info.run_id, info.target, now)
+        except ComputeTargetException as exc:
+            error = {"code": "ComputeTargetNotFound", "message": str(exc)}
+            self.services.store.set_run_status(
+                info.run_id, RunStatus.FAILED, error=error, expected={RunStatus.QUEUED}
             )
-            started += 1
-            if claimed is not None:
-                sup = Supervisor(self.services, info.run_id, os.getpid(), self._poke)
-                self.supervisors[info.run_id] = sup
-                sup.start()
-        return len(queued) > started
+            return True
+        if placement.scaling is not None:
+            self._note_scaling(info.run_id, placement.scaling)
+            self._poke()  # the new node is ready at the next pass
+        if placement.node_id is None:
+            return False
+        if not self._claim(info, node_id=placement.node_id):
+            self.clusters.release(info.target, placement.node_id, now)
+        return True
+
+    def _note_scaling(self, run_id: str, line: str) -> None:
+        from runyard._services.supervisor import append_driver_log
+
+        self.services.store.update_run(run_id, runtime={"scaling": line})
+        append_driver_log(self.services, run_id, line)
+
+    def _claim(self, info: Any, node_id: str | None = None) -> bool:
+        from runyard._entities import RunStatus
+        from runyard._services.supervisor import Supervisor
+
+        claimed = self.services.store.set_run_status(
+            info.run_id, RunStatus.PREPARING, expected={RunStatus.QUEUED}
+        )
+        if claimed is None:
+            return False
+        if node_id is not None:
+            self.services.store.update_run(info.run_id, runtime={"node_id": node_id})
+        sup = Supervisor(self.services, info.run_id, os.getpid(), self._poke)
+        sup.target = info.target
+        self.supervisors[info.run_id] = sup
+        sup.start()
+        return True
 
     def _stop_supervisors(self) -> None:
         for sup in self.supervisors.values():

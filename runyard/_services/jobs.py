@@ -1,4 +1,4 @@
-"""Submitting and canceling script runs on the local target.
+"""Submitting and canceling script runs on the local target or a compute cluster.
 
 ``submit_script_run`` validates, snapshots the source directory, stores the run Queued with
 its definition (v1's runDefinition: script, arguments, snapshot id ...), then wakes the
@@ -73,14 +73,38 @@ def _check_arguments(arguments: Sequence[Any] | None) -> list[str]:
     return out
 
 
-def _check_target(target: Any) -> str:
+def _check_target(services: Services, target: Any) -> str:
+    """'local' or the name of a compute target of this workspace that can run jobs."""
+    from runyard._compute import BACKENDS
+
     name = getattr(target, "name", target)
-    if name not in SUPPORTED_TARGETS:
+    if name in SUPPORTED_TARGETS:
+        return str(name)
+    if name == "amlcompute":
         raise UserErrorException(
-            f"compute target {name!r} is not supported yet; this version runs scripts on "
-            "compute_target='local' only. Use ScriptRunConfig(..., compute_target='local')."
+            "compute target 'amlcompute' (a run-based cluster made from vm_size) is not "
+            "supported; create a cluster with ComputeTarget.create(ws, 'cpu-cluster', "
+            "AmlCompute.provisioning_configuration(vm_size=..., max_nodes=...)) and pass "
+            "compute_target=<that cluster>, or use compute_target='local'."
         )
-    return str(name)
+    if not isinstance(name, str) or not name:
+        raise UserErrorException(
+            f"compute target {name!r} is not valid; pass 'local' or a compute target name."
+        )
+    found = {t.name: t for t in services.store.list_compute_targets()}
+    info = found.get(name)
+    if info is None:
+        raise UserErrorException(
+            f"compute target {name!r} does not exist in this workspace (targets: "
+            f"{['local', *sorted(found)]}). Create it with ComputeTarget.create(ws, {name!r}, "
+            "AmlCompute.provisioning_configuration(...)) or use compute_target='local'."
+        )
+    if info.compute_type not in BACKENDS:
+        raise UserErrorException(
+            f"compute target {name!r} is a {info.compute_type}, which cannot run jobs here; "
+            f"use 'local' or a target of type {sorted(BACKENDS)}."
+        )
+    return name
 
 
 def submit_script_run(
@@ -107,7 +131,7 @@ def submit_script_run(
     source = check_source_directory(source_directory)
     script_rel = _check_script(source, script)
     args = _check_arguments(arguments)
-    target_name = _check_target(target)
+    target_name = _check_target(services, target)
     env_vars = {str(k): str(v) for k, v in (environment_variables or {}).items()}
     snapshot_id = take_snapshot(services.layout, source, services.settings)
     run_definition = {

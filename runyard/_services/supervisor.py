@@ -23,6 +23,7 @@ from typing import Any
 from runyard import _jobenv
 from runyard._entities import MetricKind, MetricPoint, RunInfo, RunStatus
 from runyard._services import Services
+from runyard._services import job_setup as setup
 from runyard._services.snapshots import materialize
 from runyard._spool import IMAGE, LIST, SCALAR, TABLE, read_records
 from runyard._store.artifacts import check_artifact_name
@@ -145,6 +146,21 @@ def last_error_lines(driver_log: Path) -> list[str]:
     return lines[-_TAIL_LINES:]
 
 
+def log_file(services: Services, run_id: str, name: str) -> Path:
+    """Where a run's ``azureml-logs/<name>`` is written live: in the artifact store when it
+    is a local folder, else in the job folder (uploaded at the end)."""
+    path = services.artifacts.local_path(f"runs/{run_id}/azureml-logs/{name}")
+    if path is None:
+        path = services.layout.jobs_dir / run_id / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def append_driver_log(services: Services, run_id: str, *lines: str) -> None:
+    with open(log_file(services, run_id, "70_driver_log.txt"), "a", encoding="utf-8") as f:
+        f.writelines(f"{line}\n" for line in lines)
+
+
 # ---- processes ---------------------------------------------------------------------------
 
 
@@ -213,6 +229,7 @@ class Supervisor(threading.Thread):
         self.stop_requested = threading.Event()
         self.job_dir = services.layout.jobs_dir / run_id
         self.proc: subprocess.Popen[bytes] | None = None
+        self.target = "local"
 
     def run(self) -> None:
         try:
@@ -237,11 +254,23 @@ class Supervisor(threading.Thread):
     def _run(self) -> None:
         store = self.services.store
         store.update_run(self.run_id, runtime={"agent_pid": self.agent_pid})
+        info = store.get_run(self.run_id)
+        python = sys.executable
+        if setup.has_environment(info.definition):
+            python = self._prepare(info)
+            if python is None:
+                return self._end_failed()
         if self._set(RunStatus.STARTING, expected={RunStatus.PREPARING}) is None:
             return self._end_early()
-        info = store.get_run(self.run_id)
         workdir = materialize(self.services.layout, info.definition["snapshot_id"], self._wd)
-        self.proc = self._start(info, workdir)
+        try:
+            inputs_dir = self.job_dir / "inputs"
+            inputs = setup.materialize_inputs(self.services, info.definition, inputs_dir)
+        except RunyardError as exc:
+            self._end_failed()
+            self._set(RunStatus.FAILED, {"code": "DatasetInputFailed", "message": str(exc)})
+            return None
+        self.proc = self._start(info, workdir, python, inputs)
         store.update_run(
             self.run_id,
             runtime={"pid": self.proc.pid, "agent_pid": self.agent_pid, "workdir": str(workdir)},
@@ -260,16 +289,35 @@ class Supervisor(threading.Thread):
         return self.job_dir / "spool.bin"
 
     def driver_log(self) -> Path:
-        key = f"runs/{self.run_id}/{DRIVER_LOG}"
-        path = self.services.artifacts.local_path(key)
-        if path is None:  # a remote artifact store: keep it here, upload at the end
-            path = self.job_dir / "70_driver_log.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        return log_file(self.services, self.run_id, "70_driver_log.txt")
 
-    def _start(self, info: RunInfo, workdir: Path) -> subprocess.Popen[bytes]:
+    def _prepare(self, info: RunInfo) -> str | None:
+        """Preparing: builds or reuses the environment, logging into the build log; on a
+        failure the run ends Failed with the builder's message and None is returned."""
+        with open(log_file(self.services, self.run_id, "20_image_build_log.txt"), "a") as f:
+
+            def line(text: str) -> None:
+                f.write(text + "\n")
+                f.flush()
+
+            try:
+                return setup.prepare_environment(self.services, info.definition, line)
+            except RunyardError as exc:
+                message = f"Preparing the run's environment failed: {exc}"
+                line(message)
+                self._set(RunStatus.FAILED, {"code": type(exc).__name__, "message": message})
+                return None
+
+    def _start(
+        self,
+        info: RunInfo,
+        workdir: Path,
+        python: str,
+        inputs: Mapping[str, tuple[str, str]],
+    ) -> subprocess.Popen[bytes]:
         definition = info.definition
         self.spool.touch()
+        built = python != sys.executable
         env = _jobenv.job_environment(
             base=os.environ,
             run_id=self.run_id,
@@ -283,9 +331,15 @@ class Supervisor(threading.Thread):
             script=definition["script"],
             target=info.target,
             user_variables=definition.get("environment_variables") or {},
+            python_path=setup.job_python_path(self.services, built),
+            datasets=inputs,
         )
-        argv = [sys.executable, definition["script"], *definition.get("arguments", [])]
+        arguments = setup.job_argv(list(definition.get("arguments", [])), inputs)
+        argv = [python, definition["script"], *arguments]
+        notices = setup.driver_log_notices(self.services, definition, info.target)
         with open(self.driver_log(), "ab") as out:
+            out.write("".join(f"{n}\n" for n in notices).encode())
+            out.flush()
             return subprocess.Popen(
                 argv,
                 cwd=workdir,
@@ -348,9 +402,17 @@ class Supervisor(threading.Thread):
     def _upload_results(self, workdir: Path) -> None:
         upload_changed(self.services, self.run_id, workdir / "logs", "logs", self.seen_logs)
         upload_changed(self.services, self.run_id, workdir / "outputs", "outputs", {})
-        own_log = self.job_dir / "70_driver_log.txt"
-        if own_log.exists():
-            self.services.artifacts.put_file(f"runs/{self.run_id}/{DRIVER_LOG}", own_log)
+        self._upload_own_logs()
+
+    def _upload_own_logs(self) -> None:
+        for name in ("70_driver_log.txt", "20_image_build_log.txt"):
+            own_log = self.job_dir / name
+            if own_log.exists():
+                self.services.artifacts.put_file(f"runs/{self.run_id}/azureml-logs/{name}", own_log)
+
+    def _end_failed(self) -> None:
+        self._upload_own_logs()
+        self._cleanup()
 
     def _end_early(self) -> None:
         status = self.services.store.get_run(self.run_id).status

@@ -164,7 +164,8 @@ class _SubmittedRun(Run):
 
     @property
     def input_datasets(self) -> dict[str, Any]:
-        return {}
+        """{name: local folder path} of the run's mounted or downloaded datasets."""
+        return dict(_jobenv.input_datasets(os.environ))
 
     @property
     def output_datasets(self) -> dict[str, Any]:

@@ -49,12 +49,21 @@ def test_argument_of_another_type_is_refused(services, source) -> None:
     assert services.store.list_runs() == []
 
 
-def test_unsupported_target_is_refused(services, source) -> None:
+def test_missing_target_is_refused(services, source) -> None:
     src = source(**{"train.py": ""})
     with pytest.raises(UserErrorException) as err:
         submit(services, src, target="gpu-cluster")
-    assert "compute target 'gpu-cluster' is not supported" in str(err.value)
-    assert "compute_target='local'" in str(err.value)
+    assert "compute target 'gpu-cluster' does not exist in this workspace" in str(err.value)
+    assert "targets: ['local']" in str(err.value)
+    assert "ComputeTarget.create(ws, 'gpu-cluster'" in str(err.value)
+    assert services.store.list_runs() == []
+
+
+def test_run_based_amlcompute_target_is_refused(services, source) -> None:
+    src = source(**{"train.py": ""})
+    with pytest.raises(UserErrorException) as err:
+        submit(services, src, target="amlcompute")
+    assert "'amlcompute' (a run-based cluster made from vm_size) is not supported" in str(err.value)
     assert services.store.list_runs() == []
 
 

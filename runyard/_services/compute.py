@@ -1,0 +1,211 @@
+"""Compute targets: create, read, change and delete them, and place runs on their nodes.
+
+The SDK (``runyard.core.compute``) calls the functions; the agent owns a
+``ClusterScheduler``, the only thing that changes node state (it persists the backend's
+state with ``store.update_compute_target(state=...)`` after every change).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from runyard._compute import BACKENDS
+from runyard._compute.base import ComputeBackend, Placement
+from runyard._compute.vm_sizes import gpu_notice, vm_size
+from runyard._entities import ComputeTargetInfo
+from runyard._services import Services
+from runyard.exceptions import ComputeTargetException
+
+log = logging.getLogger(__name__)
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,15}$")
+TERMINAL_PROVISIONING = ("Succeeded", "Failed", "Canceled")
+
+
+def check_cluster_name(name: object) -> str:
+    """v1's rule: 2-16 characters, letters, digits and '-', starting with a letter."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ComputeTargetException(
+            f"Compute target name {name!r} is invalid: use 2 to 16 characters, letters, "
+            "digits and '-', starting with a letter (e.g. 'cpu-cluster')."
+        )
+    return name
+
+
+def _backend_class(info: ComputeTargetInfo) -> type[ComputeBackend]:
+    cls = BACKENDS.get(info.compute_type)
+    if cls is None:
+        raise ComputeTargetException(
+            f"Compute target {info.name!r} is of type {info.compute_type!r}, which cannot run "
+            f"jobs here; runnable types: {sorted(BACKENDS)}."
+        )
+    return cls
+
+
+def backend_of(info: ComputeTargetInfo) -> ComputeBackend:
+    return _backend_class(info)(info.name, info.config, info.state)
+
+
+@functools.lru_cache(maxsize=1)
+def host_has_gpu() -> bool:
+    from runyard._envs.gpu import gpu_present
+
+    return gpu_present()
+
+
+def gpu_warning(info: ComputeTargetInfo) -> str | None:
+    """'STANDARD_NC6 has 1 GPU(s) but this machine has none: ...' or None."""
+    size = info.config.get("vm_size")
+    if not size:
+        return None
+    return gpu_notice(vm_size(str(size)), host_has_gpu=host_has_gpu())
+
+
+def create_compute_target(
+    services: Services, name: str, compute_type: str, config: Mapping[str, Any]
+) -> ComputeTargetInfo:
+    """Stores the target (provisioning "Creating") and wakes the agent, which provisions it.
+
+    Raises:
+        ComputeTargetException: a bad name; ComputeTargetExists for a taken one.
+    """
+    from runyard._services.agent import ensure_agent
+
+    check_cluster_name(name)
+    if compute_type not in BACKENDS:
+        raise ComputeTargetException(
+            f"Compute type {compute_type!r} cannot be created here; supported: {sorted(BACKENDS)}."
+        )
+    info = services.store.create_compute_target(
+        name=name, compute_type=compute_type, config=dict(config)
+    )
+    warning = gpu_warning(info)
+    if warning:
+        log.warning("%s", warning)
+    ensure_agent(services.layout, services.settings)
+    return info
+
+
+def get_compute_target(services: Services, name: str) -> ComputeTargetInfo:
+    """Raises ComputeTargetNotFound with v1's text."""
+    return services.store.get_compute_target(name)
+
+
+def refresh(services: Services, name: str) -> ComputeTargetInfo:
+    """The target as stored; starts the agent if the target waits for it (provisioning,
+    or nodes to start) and none is running."""
+    from runyard._services.agent import agent_pid, ensure_agent
+
+    info = services.store.get_compute_target(name)
+    pending = info.provisioning_state == "Creating" or backend_of(info).needs_agent()
+    if pending and agent_pid(services.layout) is None:
+        ensure_agent(services.layout, services.settings)
+    return info
+
+
+def list_compute_targets(services: Services) -> list[ComputeTargetInfo]:
+    return services.store.list_compute_targets()
+
+
+def update_compute_target(
+    services: Services, name: str, changes: Mapping[str, Any]
+) -> ComputeTargetInfo:
+    """Merges ``changes`` (min_nodes, max_nodes, idle_seconds_before_scaledown) into the
+    target's config after checking the result, and wakes the agent to apply it."""
+    from runyard._services.agent import ensure_agent
+
+    info = services.store.get_compute_target(name)
+    merged = {**info.config, **{k: v for k, v in changes.items() if v is not None}}
+    if merged.get("max_nodes") is not None and merged.get("min_nodes", 0) > merged["max_nodes"]:
+        raise ComputeTargetException(
+            f"min_nodes={merged.get('min_nodes')} is above max_nodes={merged['max_nodes']} for "
+            f"{name!r}; pass min_nodes <= max_nodes."
+        )
+    updated = services.store.update_compute_target(name, config=merged)
+    ensure_agent(services.layout, services.settings)
+    return updated
+
+
+def delete_compute_target(services: Services, name: str) -> None:
+    """Raises ComputeTargetNotFound."""
+    services.store.delete_compute_target(name)
+
+
+def target_status(info: ComputeTargetInfo) -> dict[str, Any]:
+    """v1's AmlComputeStatus.serialize() dict."""
+    config = info.config
+    idle = int(config.get("idle_seconds_before_scaledown", 1800))
+    live = backend_of(info).status()
+    return {
+        **live,
+        "creationTime": info.created_time.isoformat(),
+        "modifiedTime": info.modified_time.isoformat(),
+        "provisioningState": info.provisioning_state,
+        "provisioningStateTransitionTime": info.modified_time.isoformat(),
+        "scaleSettings": {
+            "minNodeCount": int(config.get("min_nodes", 0)),
+            "maxNodeCount": int(config.get("max_nodes", 0)),
+            "nodeIdleTimeBeforeScaleDown": f"PT{idle}S",
+        },
+        "vmPriority": str(config.get("vm_priority", "dedicated")).capitalize(),
+        "vmSize": config.get("vm_size"),
+    }
+
+
+def list_nodes(info: ComputeTargetInfo) -> list[dict[str, Any]]:
+    return backend_of(info).nodes()
+
+
+class ClusterScheduler:
+    """The agent's side: ticks every target and places runs on nodes. Each call starts
+    from the stored state, so a target changed by the SDK (update, delete) is seen at once."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def _save(self, before: ComputeTargetInfo, backend: ComputeBackend) -> None:
+        provisioning = "Succeeded" if before.provisioning_state == "Creating" else None
+        state = backend.state()
+        if state == dict(before.state) and provisioning is None:
+            return
+        self.services.store.update_compute_target(
+            before.name, state=state, provisioning_state=provisioning
+        )
+
+    def tick(self, now: float, waiting: Mapping[str, Collection[str]], running: Collection[str]):
+        """Advances every target; True while some target still changes on its own."""
+        busy = False
+        for info in self.services.store.list_compute_targets():
+            if info.compute_type not in BACKENDS:
+                continue
+            backend = backend_of(info)
+            backend.tick(now, waiting.get(info.name, ()), running)
+            self._save(info, backend)
+            busy = busy or backend.needs_agent()
+        return busy
+
+    def place(self, run_id: str, target: str, now: float) -> Placement:
+        """A node for the run, or a wait (with a Scaling line when the target grew).
+
+        Raises:
+            ComputeTargetException: the target is gone or cannot run jobs.
+        """
+        info = self.services.store.get_compute_target(target)
+        backend = backend_of(info)
+        placement = backend.acquire_node(run_id, now)
+        self._save(info, backend)
+        return placement
+
+    def release(self, target: str, node_id: str, now: float) -> None:
+        from runyard.exceptions import ComputeTargetNotFound
+
+        try:
+            info = self.services.store.get_compute_target(target)
+        except ComputeTargetNotFound:
+            return
+        backend = backend_of(info)
+        backend.release_node(node_id, now)
+        self._save(info, backend)

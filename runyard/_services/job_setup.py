@@ -1,0 +1,120 @@
+"""What a job needs before its process starts: its environment (Preparing), the lines the
+driver log starts with, its dataset inputs, and its final argv.
+
+Called by the supervisor, one run at a time, inside the agent.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import runyard
+from runyard._services import Services
+from runyard.exceptions import ComputeTargetException
+
+BUILD_LOG = "azureml-logs/20_image_build_log.txt"
+DATASET_TOKEN = "DatasetConsumptionConfig:"
+
+
+def has_environment(definition: Mapping[str, Any]) -> bool:
+    """True when the run carries a full Environment definition to build."""
+    env = definition.get("environment")
+    return isinstance(env, Mapping) and "python" in env
+
+
+def prepare_environment(
+    services: Services, definition: Mapping[str, Any], log: Callable[[str], None]
+) -> str:
+    """Builds or reuses the run's environment; returns the interpreter to run with.
+
+    Raises:
+        RunyardError: the spec is bad or the build failed (uv's own output in the message).
+    """
+    from runyard._envs import default_build_settings, ensure_env, resolve_spec
+
+    resolved = resolve_spec(definition["environment"])
+    for note in resolved.notes:
+        log(note)
+    build = default_build_settings(services.settings.home, host_python=sys.executable)
+    return ensure_env(resolved.spec, build, log=log).python
+
+
+def driver_log_notices(services: Services, definition: Mapping[str, Any], target: str) -> list[str]:
+    """Lines the driver log starts with: docker not used, GPU asked but absent."""
+    from runyard._envs import docker_notice
+
+    lines: list[str] = []
+    if has_environment(definition):
+        docker = definition.get("docker") or {}
+        notice = docker_notice(definition["environment"], use_docker=bool(docker.get("useDocker")))
+        if notice:
+            lines.append(notice)
+    lines.extend(str(n) for n in definition.get("notices") or [])
+    if target != "local":
+        from runyard._services.compute import gpu_warning
+
+        try:
+            warning = gpu_warning(services.store.get_compute_target(target))
+        except ComputeTargetException:
+            warning = None
+        if warning:
+            lines.append(warning)
+    return lines
+
+
+def runyard_import_root(home: Path) -> str:
+    """A folder whose only package is this runyard, for a job's PYTHONPATH. A source
+    checkout's parent is used as is; an installed runyard is linked from RUNYARD_HOME, so
+    the host's site-packages (numpy ...) never shadow the environment's packages."""
+    package = Path(runyard.__file__).resolve().parent
+    parent = package.parent
+    if parent.name not in ("site-packages", "dist-packages"):
+        return str(parent)
+    root = home / "runtime" / "pylib"
+    link = root / "runyard"
+    if not link.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = root / f".runyard-{id(root)}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(package, target_is_directory=True)
+        tmp.replace(link)
+    return str(root)
+
+
+def job_python_path(services: Services, built_env: bool) -> list[str]:
+    """PYTHONPATH entries: the azureml alias always; runyard itself in a built env."""
+    from runyard.compat import job_pythonpath
+
+    entries = [job_pythonpath()]
+    if built_env:
+        entries.insert(0, runyard_import_root(services.settings.home))
+    return entries
+
+
+def materialize_inputs(
+    services: Services, definition: Mapping[str, Any], inputs_dir: Path
+) -> dict[str, tuple[str, str]]:
+    """{name: (mode, local path)} for every dataset input of the run."""
+    data = definition.get("data") or {}
+    if not data:
+        return {}
+    from runyard._services.datasets import materialize_input
+
+    found: dict[str, tuple[str, str]] = {}
+    for name, entry in data.items():
+        path = materialize_input(services, dict(entry), inputs_dir / name)
+        found[name] = (str(entry.get("mode", "mount")), str(path))
+    return found
+
+
+def job_argv(arguments: list[str], inputs: Mapping[str, tuple[str, str]]) -> list[str]:
+    """Replaces ``DatasetConsumptionConfig:<name>`` tokens by the input's local path."""
+    out = []
+    for arg in arguments:
+        if arg.startswith(DATASET_TOKEN) and arg[len(DATASET_TOKEN) :] in inputs:
+            arg = inputs[arg[len(DATASET_TOKEN) :]][1]
+        out.append(arg)
+    return out

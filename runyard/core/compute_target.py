@@ -1,0 +1,6 @@
+"""v1's ``azureml.core.compute_target`` path: ``ComputeTargetException`` and ``ComputeTarget``."""
+
+from runyard.core.compute.compute_target import ComputeTarget
+from runyard.exceptions import ComputeTargetException
+
+__all__ = ["ComputeTarget", "ComputeTargetException"]
