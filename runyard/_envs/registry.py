@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from runyard._envs.curated import CURATED_VERSION, curated_names, get_curated
@@ -18,18 +18,30 @@ from runyard.exceptions import EnvironmentNotFound, UserErrorException
 RESERVED_PREFIXES = ("azureml", "microsoft")
 
 
+class EnvironmentRecordLike(Protocol):
+    version: str
+    definition_json: str
+
+
 class EnvironmentStore(Protocol):
-    """What the metadata Store provides for environments."""
+    """The environment methods of ``runyard._store.base.Store``."""
 
     def save_environment(self, name: str, definition_json: str, content_hash: str) -> str:
         """Stores a new version ("1", "2", ...) unless the latest version of ``name`` has
         ``content_hash``, in which case it returns that version. Atomic under concurrency."""
 
-    def get_environment(self, name: str, version: str | None = None) -> str:
-        """The definition JSON (latest version when None). Raises EnvironmentNotFound."""
+    def get_environment(self, name: str, version: str | None = None) -> EnvironmentRecordLike:
+        """Latest version when None. Raises EnvironmentNotFound."""
 
-    def list_environments(self) -> dict[str, str]:
-        """{name: definition JSON of the latest version}."""
+    def list_environments(self) -> Sequence[EnvironmentRecordLike]:
+        """The latest version of each name."""
+
+
+def _definition(record: EnvironmentRecordLike) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(record.definition_json)
+    # Stored without a version (so re-registering hashes the same); the record has it.
+    data["version"] = record.version
+    return data
 
 
 def content_hash(definition: Mapping[str, Any]) -> str:
@@ -57,8 +69,7 @@ def get_environment(
         if version not in (None, CURATED_VERSION):
             raise EnvironmentNotFound(name, version)
         return curated
-    data: dict[str, Any] = json.loads(store.get_environment(name, version))
-    return data
+    return _definition(store.get_environment(name, version))
 
 
 def list_environments(store: EnvironmentStore) -> dict[str, dict[str, Any]]:
@@ -67,6 +78,7 @@ def list_environments(store: EnvironmentStore) -> dict[str, dict[str, Any]]:
         curated = get_curated(name)
         assert curated is not None
         found[name] = curated
-    for name, text in store.list_environments().items():
-        found[name] = json.loads(text)
+    for record in store.list_environments():
+        data = _definition(record)
+        found[data["name"]] = data
     return found

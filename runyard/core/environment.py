@@ -328,10 +328,10 @@ class Environment:
         Raises:
             UserErrorException: The name starts with the reserved prefix AzureML or Microsoft.
         """
-        from runyard._envs import registry
+        from runyard._services import environments
 
-        version = registry.register_environment(
-            workspace._services.store, self.name, self._serialize_to_dict()
+        version = environments.register_environment(
+            workspace._services, self.name, self._serialize_to_dict()
         )
         env = self.clone(self.name)
         env.version = version
@@ -352,17 +352,17 @@ class Environment:
             raise UserErrorException(
                 "Environment labels are not supported by Runyard yet; pass version= instead."
             )
-        from runyard._envs import registry
+        from runyard._services import environments
 
-        data = registry.get_environment(workspace._services.store, name, version)
+        data = environments.get_environment(workspace._services, name, version)
         return Environment._deserialize(data)
 
     @staticmethod
     def list(workspace: Workspace) -> dict[str, Environment]:
         """{name: latest Environment}, curated environments included."""
-        from runyard._envs import registry
+        from runyard._services import environments
 
-        found = registry.list_environments(workspace._services.store)
+        found = environments.list_environments(workspace._services)
         return {name: Environment._deserialize(data) for name, data in found.items()}
 
     # ---- (de)serialization: v1's JSON shape plus Runyard's build settings ------------------

@@ -10,6 +10,8 @@ from runyard._services import workspaces as _ws
 
 if TYPE_CHECKING:
     from runyard._services import Services
+    from runyard.core.datastore import Datastore
+    from runyard.core.environment import Environment
     from runyard.core.experiment import Experiment
     from runyard.core.model import Model
     from runyard.core.run import Run
@@ -297,16 +299,42 @@ class Workspace:
         return {}
 
     @property
-    def datastores(self) -> dict[str, Any]:
-        return {}
+    def datastores(self) -> dict[str, Datastore]:
+        from runyard.core.datastore import Datastore
+
+        return {d.name: d for d in Datastore.list(self)}
 
     @property
     def datasets(self) -> dict[str, Any]:
-        return {}
+        from runyard.core.dataset import Dataset
+
+        return Dataset.get_all(self)
 
     @property
-    def environments(self) -> dict[str, Any]:
-        return {}
+    def environments(self) -> dict[str, Environment]:
+        from runyard.core.environment import Environment
+
+        return Environment.list(self)
+
+    def get_default_datastore(self) -> Datastore:
+        """The default datastore: the folder store 'workspaceblobstore' unless changed.
+
+        Returns:
+            A Datastore (created on first use under the workspace root).
+        """
+        from runyard.core.datastore import Datastore
+
+        return Datastore.get_default(self)
+
+    def set_default_datastore(self, name: str) -> None:
+        """Makes the datastore ``name`` the default.
+
+        Raises:
+            DatastoreNotFound: No datastore with that name.
+        """
+        from runyard._services import datastores
+
+        datastores.set_default_datastore(self._services, name)
 
     def get_run(self, run_id: str) -> Run:
         """Same as ``Run.get(ws, run_id)``."""
