@@ -1,6 +1,7 @@
-"""Following a run until it ends: phases and the driver log, streamed live.
+"""Following a run until it ends: phases, the build log, then the driver log, streamed live.
 
-The driver log is read by byte offset, so each byte is printed exactly once: no gap, no
+Phases are printed in lifecycle order, also those a run passed between two polls. Each log
+is read by byte offset, so each byte is printed exactly once: no gap, no
 duplicate. A partial last line is held back until its newline arrives (or the run ends).
 """
 
@@ -13,17 +14,28 @@ from typing import TextIO
 from runyard._entities import RunInfo, RunStatus
 from runyard._services import Services
 from runyard._services.agent import agent_pid, ensure_agent
+from runyard._services.job_setup import BUILD_LOG
 from runyard._services.supervisor import DRIVER_LOG
 
 _AGENT_CHECK_EVERY = 2.0  # seconds between liveness checks of the agent while waiting
+SCALING = "Scaling"  # not a run status: the run waited Queued while its cluster grew
 _PHASE_LINES = {
-    RunStatus.QUEUED: "Queued: waiting for a free slot on the local target",
-    RunStatus.PREPARING: "Preparing: setting up the run",
-    RunStatus.STARTING: "Starting: copying the snapshot into the working directory",
-    RunStatus.RUNNING: "Running",
-    RunStatus.CANCEL_REQUESTED: "CancelRequested: stopping the script",
-    RunStatus.FINALIZING: "Finalizing: uploading logs and outputs",
+    RunStatus.QUEUED.value: "Queued: waiting for a free slot or node",
+    RunStatus.PREPARING.value: "Preparing: building or reusing the run's environment",
+    RunStatus.STARTING.value: "Starting: copying the snapshot into the working directory",
+    RunStatus.RUNNING.value: "Running",
+    RunStatus.CANCEL_REQUESTED.value: "CancelRequested: stopping the script",
+    RunStatus.FINALIZING.value: "Finalizing: uploading logs and outputs",
 }
+# The phases a run passes through, in order (CancelRequested is shown only when seen).
+_LIFECYCLE = (
+    RunStatus.QUEUED.value,
+    SCALING,
+    RunStatus.PREPARING.value,
+    RunStatus.STARTING.value,
+    RunStatus.RUNNING.value,
+    RunStatus.FINALIZING.value,
+)
 _SEPARATOR = "=" * 80
 
 
@@ -35,6 +47,9 @@ class _LogTail:
         self.offset = 0
         self.pending = b""
         self.started = False
+
+    def exists(self) -> bool:
+        return self.path is not None and self.path.exists()
 
     def pump(self, *, final: bool = False) -> None:
         if self.path is None:
@@ -62,20 +77,79 @@ def _header(info: RunInfo, services: Services, out: TextIO) -> None:
     out.flush()
 
 
-def _phase(status: RunStatus, tail: _LogTail, out: TextIO) -> None:
-    line = _PHASE_LINES.get(status)
-    if line is None:
-        return
-    out.write(f"[{status.value}] {line}\n")
-    if status in (RunStatus.RUNNING, RunStatus.FINALIZING):
-        _start_stream(tail, out)
-    out.flush()
+def _reached(info: RunInfo) -> int:
+    """Index in _LIFECYCLE of the last phase the run reached, from what its supervisor
+    recorded (a run that failed while Preparing never ran)."""
+    status = info.status.value
+    if status == RunStatus.QUEUED.value and info.runtime.get("scaling"):
+        return _LIFECYCLE.index(SCALING)
+    if status in _LIFECYCLE:
+        return _LIFECYCLE.index(status)
+    runtime = info.runtime
+    if info.start_time is not None:
+        running = _LIFECYCLE.index(RunStatus.RUNNING.value)
+        stopped = info.status in (RunStatus.CANCELED, RunStatus.CANCEL_REQUESTED)
+        return running if stopped else running + 1
+    if "pid" in runtime or "workdir" in runtime:
+        return _LIFECYCLE.index(RunStatus.STARTING.value)
+    if "agent_pid" in runtime:
+        return _LIFECYCLE.index(RunStatus.PREPARING.value)
+    return 0
 
 
-def _start_stream(tail: _LogTail, out: TextIO) -> None:
-    if not tail.started:
-        out.write(f"\nStreaming {DRIVER_LOG}\n{_SEPARATOR}\n\n")
-        tail.started = True
+class _Phases:
+    """Prints each phase once, in lifecycle order, including those passed between polls."""
+
+    def __init__(self, out: TextIO, build: _LogTail, driver: _LogTail) -> None:
+        self.out, self.build, self.driver = out, build, driver
+        self.next = 0  # first phase of _LIFECYCLE not printed yet
+        self.cancel_shown = False
+        self.preparing = False
+
+    def show(self, info: RunInfo) -> None:
+        reached = _reached(info)
+        while self.next <= reached and self.next < len(_LIFECYCLE):
+            phase = _LIFECYCLE[self.next]
+            self.next += 1
+            if phase == SCALING:
+                if info.runtime.get("scaling"):
+                    self.out.write(f"[{SCALING}] {info.runtime['scaling']}\n")
+                continue
+            self._enter(phase)
+        if info.status is RunStatus.CANCEL_REQUESTED and not self.cancel_shown:
+            self.cancel_shown = True
+            self.out.write(f"[{info.status.value}] {_PHASE_LINES[info.status.value]}\n")
+        if info.status.is_terminal():
+            self._stream_build()
+            self._stream_driver()
+        self.out.flush()
+
+    def _enter(self, phase: str) -> None:
+        self.out.write(f"[{phase}] {_PHASE_LINES[phase]}\n")
+        if phase == RunStatus.PREPARING.value:
+            self.preparing = True
+            self._stream_build()
+        elif phase in (RunStatus.RUNNING.value, RunStatus.FINALIZING.value):
+            self._stream_driver()
+
+    def _stream_build(self) -> None:
+        if not self.build.started and self.build.exists():
+            self.out.write(f"\nStreaming {BUILD_LOG}\n{_SEPARATOR}\n\n")
+            self.build.started = True
+
+    def _stream_driver(self) -> None:
+        if not self.driver.started:
+            self.build.pump(final=True)
+            self.out.write(f"\nStreaming {DRIVER_LOG}\n{_SEPARATOR}\n\n")
+            self.driver.started = True
+
+    def pump(self, final: bool) -> None:
+        if self.preparing and not self.driver.started:
+            self._stream_build()  # the build log appears once the build starts
+        if self.build.started and not self.driver.started:
+            self.build.pump(final=final)
+        if self.driver.started:
+            self.driver.pump(final=final)
 
 
 def _summary(info: RunInfo, out: TextIO) -> None:
@@ -102,19 +176,16 @@ def wait_for_run(
     driver log as it grows, and an execution summary."""
     store = services.store
     info = store.get_run(run_id)
-    tail = _LogTail(services.artifacts.local_path(f"runs/{run_id}/{DRIVER_LOG}"), out)
+    driver = _LogTail(services.artifacts.local_path(f"runs/{run_id}/{DRIVER_LOG}"), out)
+    build = _LogTail(services.artifacts.local_path(f"runs/{run_id}/{BUILD_LOG}"), out)
+    phases = _Phases(out, build, driver)
     if show_output:
         _header(info, services, out)
-    shown: RunStatus | None = None
     next_check = 0.0
     while True:
-        if show_output and info.status is not shown:
-            _phase(info.status, tail, out)
-            if info.status.is_terminal():
-                _start_stream(tail, out)  # it ended before we saw it run: print it all
-            shown = info.status
-        if show_output and tail.started:
-            tail.pump(final=info.status.is_terminal())
+        if show_output:
+            phases.show(info)
+            phases.pump(final=info.status.is_terminal())
         if info.status.is_terminal():
             break
         now = time.monotonic()

@@ -1,7 +1,8 @@
-"""ScriptRunConfig: what to run (a script in a source folder) and where."""
+"""ScriptRunConfig: what to run (a script in a source folder), where and in what environment."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,22 +12,36 @@ from runyard.exceptions import UserErrorException
 if TYPE_CHECKING:
     from runyard.core.experiment import Experiment
     from runyard.core.run import Run
+    from runyard.core.runconfig import RunConfiguration
+
+logger = logging.getLogger(__name__)
 
 MAX_DURATION_SECONDS_DEFAULT = 2592000  # 30 days, as in v1
+_IGNORED_WITH_RUN_CONFIG = (
+    "compute_target",
+    "environment",
+    "distributed_job_config",
+    "docker_runtime_config",
+)
 
 
 class ScriptRunConfig:
-    """A script, its arguments and its compute target, for ``Experiment.submit``.
+    """A script, its arguments, its compute target and environment, for ``Experiment.submit``.
 
     Args:
         source_directory: Folder snapshotted at submit (honours .amlignore/.gitignore).
         script: The entry script, relative to source_directory.
-        arguments: Command-line arguments (str or numbers).
-        run_config: A RunConfiguration-like object; its script, arguments, target and
-            environment_variables are used where this call gives none.
-        compute_target: A target name or an object with ``.name`` (default 'local').
-        environment: Kept for the environments issue; runs use the current Python.
+        arguments: Command-line arguments: str, numbers, or datasets
+            (``ds.as_named_input('x').as_mount()``), which become the local folder path.
+        run_config: A RunConfiguration; when given, compute_target, environment,
+            distributed_job_config and docker_runtime_config are ignored (as in v1).
+        compute_target: 'local', a cluster name or a ComputeTarget (default 'local').
+        environment: An Environment, built into a cached virtualenv before the run
+            starts; without one the run uses the Python that runs the agent.
+        distributed_job_config: Recorded (multi-node runs arrive with scale-out).
         max_run_duration_seconds: Recorded in the run definition.
+        docker_runtime_config: A DockerConfiguration (recorded; the driver log says the
+            image was not used).
     """
 
     def __init__(
@@ -34,7 +49,7 @@ class ScriptRunConfig:
         source_directory: str | os.PathLike[str],
         script: str | None = None,
         arguments: list[Any] | None = None,
-        run_config: Any = None,
+        run_config: RunConfiguration | None = None,
         _telemetry_values: Any = None,
         compute_target: Any = None,
         environment: Any = None,
@@ -44,26 +59,56 @@ class ScriptRunConfig:
         command: Any = None,
         docker_runtime_config: Any = None,
     ) -> None:
+        from runyard.core.runconfig import RunConfiguration
+
         self.source_directory = str(source_directory)
+        if run_config is None:
+            run_config = RunConfiguration()
+            run_config.target = _target_name(compute_target)
+            if environment is not None:
+                run_config.environment = environment
+            if docker_runtime_config is not None:
+                run_config.docker = docker_runtime_config
+            run_config.max_run_duration_seconds = max_run_duration_seconds
+        else:
+            given = dict(
+                zip(
+                    _IGNORED_WITH_RUN_CONFIG,
+                    (compute_target, environment, distributed_job_config, docker_runtime_config),
+                    strict=True,
+                )
+            )
+            ignored = [name for name, value in given.items() if value is not None]
+            if ignored:
+                logger.warning(
+                    "ScriptRunConfig ignores %s because run_config is given (as v1 does); "
+                    "set them on the RunConfiguration instead.",
+                    ", ".join(ignored),
+                )
         self.run_config = run_config
-        self.script = script if script is not None else getattr(run_config, "script", None)
-        if arguments is None:
-            arguments = getattr(run_config, "arguments", None)
-        self.arguments = list(arguments or [])
+        self.script = script if script is not None else run_config.script
+        self.arguments = list(arguments if arguments is not None else run_config.arguments or [])
         self.command = command
-        target = compute_target
-        if run_config is not None and getattr(run_config, "target", None):
-            target = run_config.target
-        self.compute_target = _target_name(target)
-        self.environment = environment
         self.distributed_job_config = distributed_job_config
         self.resume_from = resume_from
         self.max_run_duration_seconds = max_run_duration_seconds
-        self.docker_runtime_config = docker_runtime_config
+        self._notices: list[str] = []
+
+    @property
+    def compute_target(self) -> str:
+        return self.run_config.target
 
     @property
     def target(self) -> str:
-        return self.compute_target
+        return self.run_config.target
+
+    @property
+    def environment(self) -> Any:
+        return self.run_config.environment
+
+    @property
+    def docker_runtime_config(self) -> Any:
+        return self.run_config.docker
 
     def _runyard_submit(self, experiment: Experiment, tags: Any = None, **kwargs: Any) -> Run:
         """Experiment.submit's hook: checks everything, then hands over to the jobs service."""
@@ -76,17 +121,18 @@ class ScriptRunConfig:
                 f"{sorted(kwargs)}; it takes only config and tags."
             )
         script = self._checked_script()
-        env_vars = dict(getattr(self.run_config, "environment_variables", None) or {})
+        arguments, data = _arguments_and_data(self.arguments, self.run_config.data)
+        env_vars = dict(self.run_config.environment_variables or {})
         info = jobs.submit_script_run(
             experiment.workspace._services,
             experiment_name=experiment.name,
             source_directory=self.source_directory,
             script=script,
-            arguments=[_argument(a) for a in self.arguments],
+            arguments=arguments,
             target=self.compute_target,
             tags=tags,
             environment_variables=env_vars or None,
-            definition=self._definition(script),
+            definition=self._definition(script, arguments, data),
         )
         return Run(experiment, info.run_id, _run_info=info)
 
@@ -109,14 +155,28 @@ class ScriptRunConfig:
             )
         return str(self.script)
 
-    def _definition(self, script: str) -> dict[str, Any]:
-        return {
+    def _definition(
+        self, script: str, arguments: list[str], data: dict[str, Any]
+    ) -> dict[str, Any]:
+        rc = self.run_config
+        definition: dict[str, Any] = {
             "script": script,
-            "arguments": [_argument(a) for a in self.arguments],
+            "arguments": arguments,
             "target": self.compute_target,
-            "maxRunDurationSeconds": self.max_run_duration_seconds,
-            "environment": {"name": getattr(self.environment, "name", None) or "default"},
+            "framework": rc.framework,
+            "communicator": rc.communicator,
+            "nodeCount": rc.node_count,
+            "maxRunDurationSeconds": rc.max_run_duration_seconds,
+            "data": data,
+            "notices": list(self._notices),
         }
+        if rc._environment_set:
+            definition["environment"] = rc.environment._serialize_to_dict()
+        else:  # the agent's Python runs it; nothing is built
+            definition["environment"] = {"name": rc.environment.name}
+        docker = rc.docker
+        definition["docker"] = docker._to_dict() if hasattr(docker, "_to_dict") else {}
+        return definition
 
     def __repr__(self) -> str:
         return (
@@ -139,12 +199,37 @@ def _target_name(target: Any) -> str:
     )
 
 
+def _arguments_and_data(
+    arguments: list[Any], inputs: dict[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    """argv as stored (datasets as v1's ``DatasetConsumptionConfig:<name>`` tokens) and
+    the run's ``data`` entries: datasets in arguments first, then run_config.data."""
+    from runyard.train._script_params import DATASET_TOKEN, is_dataset_consumption
+
+    argv: list[str] = []
+    data: dict[str, Any] = {}
+    for value in arguments:
+        if is_dataset_consumption(value):
+            data.setdefault(value.name, value._to_run_data())
+            argv.append(DATASET_TOKEN.format(value.name))
+        else:
+            argv.append(_argument(value))
+    for name, value in (inputs or {}).items():
+        if not is_dataset_consumption(value):
+            raise UserErrorException(
+                f"run_config.data[{name!r}] is a {type(value).__name__}; pass "
+                "ds.as_named_input(name).as_mount() or .as_download()."
+            )
+        data.setdefault(value.name, value._to_run_data())
+    return argv, data
+
+
 def _argument(value: Any) -> str:
     if isinstance(value, str | int | float | bool):
         return str(value)
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     raise UserErrorException(
-        f"Script argument {value!r} ({type(value).__name__}) is not supported; pass str or "
-        "numbers (datasets come with the data issue)."
+        f"Script argument {value!r} ({type(value).__name__}) is not supported; pass str, "
+        "numbers, or a dataset as ds.as_named_input('name').as_mount() / .as_download()."
     )

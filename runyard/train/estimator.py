@@ -285,6 +285,21 @@ class Estimator:
             run_config.node_count = self.node_count
         run_config.data.update(settings["data"])
 
+    def _runyard_submit(self, experiment: Any, tags: Any = None, **kwargs: Any) -> Any:
+        """Experiment.submit's hook: ``exp.submit(est, script_params=..., inputs=...)``
+        applies the overrides to a copy, which is submitted as its ScriptRunConfig."""
+        from runyard.core.environment import DockerConfiguration
+
+        est = self._submit_overrides(**kwargs)
+        src = est._to_script_run_config()
+        src.run_config.docker = DockerConfiguration(
+            use_docker=est.use_docker, shm_size=est.shm_size or "2g"
+        )
+        notice = getattr(est, "_environment_notice", None)
+        if notice:
+            src._notices.append(notice)
+        return src._runyard_submit(experiment, tags=tags)
+
     def _submit_overrides(self, **kwargs: Any) -> Estimator:
         """A copy with ``exp.submit(est, script_params=..., inputs=...,
         source_directory_data_store=...)`` applied; this estimator is left unchanged.
