@@ -1,0 +1,159 @@
+"""What FileDataset and TabularDataset share: identity, paths, registration."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runyard.data.datapath import DataPath
+from runyard.exceptions import UserErrorException
+
+if TYPE_CHECKING:
+    from runyard._entities import DatasetInfo
+    from runyard._services import Services
+    from runyard.core.workspace import Workspace
+    from runyard.data.dataset_consumption_config import DatasetConsumptionConfig
+
+
+def path_entries(path: Any) -> tuple[list[dict[str, str]], Workspace | None]:
+    """A from_files/from_delimited_files ``path`` argument as definition entries, plus the
+    workspace its datastores belong to (None when all paths are local or URLs)."""
+    from runyard.core.datastore import Datastore
+
+    items = path if isinstance(path, list) else [path]
+    if not items:
+        raise UserErrorException("path=[] names no files; pass at least one path.")
+    entries: list[dict[str, str]] = []
+    workspace = None
+    for item in items:
+        if isinstance(item, DataPath) and item.datastore is not None:
+            item = (item.datastore, item.path_on_datastore)
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], Datastore):
+            workspace = item[0].workspace
+            entries.append({"datastore": item[0].name, "path": str(item[1] or "").strip("/")})
+        elif isinstance(item, str | os.PathLike):
+            text = os.fspath(item)
+            if "://" in text:
+                entries.append({"url": text})
+            else:
+                entries.append({"url": "file://" + Path(text).expanduser().absolute().as_posix()})
+        else:
+            raise UserErrorException(
+                f"Dataset path {item!r} is not supported. Pass a (datastore, 'folder/**') "
+                "tuple, a DataPath, a local path or URL string, or a list of these."
+            )
+    return entries, workspace
+
+
+class AbstractDataset:
+    """Base of FileDataset and TabularDataset (v1: azureml.data.abstract_dataset)."""
+
+    _TYPE = ""
+
+    def __init__(
+        self,
+        definition: Mapping[str, Any],
+        *,
+        workspace: Workspace | None = None,
+        info: DatasetInfo | None = None,
+    ) -> None:
+        self._def = dict(definition)
+        self._workspace = workspace
+        self._info = info
+
+    @classmethod
+    def _from_info(cls, workspace: Workspace, info: DatasetInfo) -> AbstractDataset:
+        from runyard.data.file_dataset import FileDataset
+        from runyard.data.tabular_dataset import TabularDataset
+
+        kind = FileDataset if info.definition.get("type") == "File" else TabularDataset
+        return kind(info.definition, workspace=workspace, info=info)
+
+    # ---- identity ----------------------------------------------------------------------
+    @property
+    def id(self) -> str | None:
+        return self._info.id if self._info else None
+
+    @property
+    def name(self) -> str | None:
+        return self._info.name if self._info else None
+
+    @property
+    def version(self) -> int | None:
+        return self._info.version if self._info else None
+
+    @property
+    def description(self) -> str | None:
+        return self._info.description if self._info else None
+
+    @property
+    def tags(self) -> dict[str, str | None]:
+        return dict(self._info.tags) if self._info else {}
+
+    def _definition(self) -> dict[str, Any]:
+        return copy.deepcopy(self._def)
+
+    def _services(self) -> Services | None:
+        return self._workspace._services if self._workspace is not None else None
+
+    def _files(self, *, strict: bool = False) -> list[Any]:
+        from runyard._services import datasets
+
+        return datasets.resolve_files(self._def, self._services(), strict=strict)
+
+    # ---- use ---------------------------------------------------------------------------
+    def as_named_input(self, name: str) -> DatasetConsumptionConfig:
+        """This dataset as a named run input (then ``.as_mount()`` / ``.as_download()``).
+
+        Args:
+            name: The input's name in the job (``run.input_datasets[name]``).
+        """
+        from runyard.data.dataset_consumption_config import DatasetConsumptionConfig
+
+        return DatasetConsumptionConfig(name, self)
+
+    def register(
+        self,
+        workspace: Workspace,
+        name: str,
+        description: str | None = None,
+        tags: Mapping[str, str | None] | None = None,
+        create_new_version: bool = False,
+    ) -> AbstractDataset:
+        """Registers the dataset under ``name``.
+
+        Args:
+            workspace: The workspace.
+            name: The registered name.
+            description: Free text.
+            tags: Key/value tags.
+            create_new_version: Register a new version when the name exists.
+
+        Returns:
+            The registered dataset, with id, name and version set.
+
+        Raises:
+            DatasetExists: The name holds another definition and create_new_version is
+                False (an identical one returns the existing registration).
+        """
+        from runyard._services import datasets
+
+        if not isinstance(name, str) or not name.strip():
+            raise UserErrorException(f"Dataset name {name!r} is empty; pass a name.")
+        info = datasets.register_dataset(
+            workspace._services,
+            self._def,
+            name=name,
+            description=description,
+            tags=tags,
+            create_new_version=create_new_version,
+        )
+        return type(self)(info.definition, workspace=workspace, info=info)
+
+    def __repr__(self) -> str:
+        which = f"name={self.name!r}, version={self.version}" if self._info else "unregistered"
+        return f"{type(self).__name__}({which}, paths={self._def.get('paths')})"
+
