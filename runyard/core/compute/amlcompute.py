@@ -316,8 +316,10 @@ class AmlCompute(ComputeTarget):
             if show_output and info.provisioning_state != shown:
                 out.write(f"{info.provisioning_state}\n")
                 shown = info.provisioning_state
+            counts = self.status.node_state_counts
+            ready = counts["idleNodeCount"] + counts["runningNodeCount"]
             if info.provisioning_state in compute.TERMINAL_PROVISIONING and (
-                self.status.current_node_count >= wanted or info.provisioning_state != "Succeeded"
+                ready >= wanted or info.provisioning_state != "Succeeded"
             ):
                 break
             if time.monotonic() > deadline:
