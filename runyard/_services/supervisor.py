@@ -156,6 +156,16 @@ def log_file(services: Services, run_id: str, name: str) -> Path:
     return path
 
 
+def remove_job_dir(job_dir: Path) -> None:
+    """Removes a job's folder, its read-only dataset mounts included."""
+    inputs = job_dir / "inputs"
+    if inputs.exists():
+        from runyard._services.datasets import remove_materialized
+
+        remove_materialized(inputs)
+    shutil.rmtree(job_dir, ignore_errors=True)
+
+
 def append_driver_log(services: Services, run_id: str, *lines: str) -> None:
     with open(log_file(services, run_id, "70_driver_log.txt"), "a", encoding="utf-8") as f:
         f.writelines(f"{line}\n" for line in lines)
@@ -421,7 +431,7 @@ class Supervisor(threading.Thread):
         self._cleanup()
 
     def _cleanup(self) -> None:
-        shutil.rmtree(self.job_dir, ignore_errors=True)
+        remove_job_dir(self.job_dir)
 
 
 def _now() -> float:
@@ -467,7 +477,7 @@ def finish_orphan(services: Services, info: RunInfo) -> None:
         services.store.set_run_status(info.run_id, status, error=error, expected=ACTIVE)
     except RunyardError as exc:
         log.warning("run %s: not reconciled: %s", info.run_id, exc)
-    shutil.rmtree(job_dir, ignore_errors=True)
+    remove_job_dir(job_dir)
 
 
 def reconcile(services: Services) -> list[str]:

@@ -1,0 +1,103 @@
+"""Runs with an Environment: built by uv in Preparing (or reused), then run with its Python."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runyard._entities import RunStatus
+from runyard.core import Experiment, ScriptRunConfig
+from runyard.core.conda_dependencies import CondaDependencies
+from runyard.core.environment import DockerConfiguration, Environment
+from tests.runtime.conftest import driver_log
+
+REPO = Path(__file__).resolve().parents[2]
+UV_CACHE = REPO / ".pytest_cache" / "runyard-envs" / "uv-cache"  # shared with tests/envs
+
+SCRIPT = """
+import sys
+import six
+from azureml.core.run import Run
+run = Run.get_context()
+run.log("six_major", int(six.__version__.split(".")[0]))
+print("python", sys.executable)
+print("six", six.__version__)
+"""
+
+
+@pytest.fixture(autouse=True)
+def _uv_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The agent (and so uv) inherits it: builds after the first hit uv's cache.
+    UV_CACHE.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("UV_CACHE_DIR", str(UV_CACHE))
+
+
+def six_env(name: str = "six-env", packages: tuple[str, ...] = ("six",)) -> Environment:
+    env = Environment(name)
+    env.python.conda_dependencies = CondaDependencies.create(
+        pip_packages=list(packages), python_version="3.11"
+    )
+    return env
+
+
+def build_log(services, run_id: str) -> str:
+    key = f"runs/{run_id}/azureml-logs/20_image_build_log.txt"
+    return services.artifacts.read_bytes(key).decode()
+
+
+def test_run_uses_its_built_environment(ws, services, source, capsys) -> None:
+    src = source(**{"train.py": SCRIPT})
+    config = ScriptRunConfig(
+        src,
+        "train.py",
+        environment=six_env(),
+        docker_runtime_config=DockerConfiguration(use_docker=True),
+    )
+    run = Experiment(ws, "envs").submit(config)
+    details = run.wait_for_completion(show_output=True)
+    assert details["status"] == "Completed"
+    home = services.settings.home
+    log = driver_log(services, run.id)
+    assert f"python {home / 'envs'}" in log
+    assert "six 1." in log
+    assert "was not used: Runyard runs jobs in a uv virtualenv" in log.splitlines()[0]
+    assert run.get_metrics() == {"six_major": 1}
+    built = build_log(services, run.id)
+    assert "Building environment" in built and "built in" in built
+    shown = capsys.readouterr().out
+    build_at = shown.index("Streaming azureml-logs/20_image_build_log.txt")
+    driver_at = shown.index("Streaming azureml-logs/70_driver_log.txt")
+    assert build_at < shown.index("Building environment") < driver_at < shown.index("six 1.")
+    assert shown.count("Building environment") == 1  # no line printed twice
+
+
+def test_failed_build_fails_the_run_with_uvs_message(ws, services, source) -> None:
+    src = source(**{"train.py": SCRIPT})
+    env = six_env("broken-env", ("runyard-no-such-package-4242",))
+    run = Experiment(ws, "envs").submit(ScriptRunConfig(src, "train.py", environment=env))
+    details = run.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Failed"
+    info = services.store.get_run(run.id)
+    message = info.error["message"]
+    assert message.startswith("Preparing the run's environment failed:")
+    assert "runyard-no-such-package-4242" in message
+    assert "not found in the package registry" in message  # uv's own words
+    assert info.start_time is None  # the script never started
+    assert "not found in the package registry" in build_log(services, run.id)
+    envs = services.settings.home / "envs"
+    assert [p.name for p in envs.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_two_runs_needing_one_environment_build_it_once(ws, services, source) -> None:
+    src = source(**{"train.py": SCRIPT})
+    exp = Experiment(ws, "envs")
+    runs = [exp.submit(ScriptRunConfig(src, "train.py", environment=six_env())) for _ in range(2)]
+    for run in runs:
+        assert run.wait_for_completion()["status"] == "Completed"
+    logs = [build_log(services, r.id) for r in runs]
+    assert sum("Building environment" in log for log in logs) == 1
+    assert sum("reusing it" in log for log in logs) == 1
+    envs = services.settings.home / "envs"
+    assert len([p for p in envs.iterdir() if p.is_dir()]) == 1
+    assert {services.store.get_run(r.id).status for r in runs} == {RunStatus.COMPLETED}
