@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runyard.data.datapath import DataReference
+from runyard.data.data_reference import DataReference
 from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:

@@ -1,7 +1,8 @@
 """Datasets and data references, at ``azureml.data`` names."""
 
 from runyard.data.abstract_dataset import AbstractDataset
-from runyard.data.datapath import DataPath, DataReference
+from runyard.data.data_reference import DataReference
+from runyard.data.datapath import DataPath
 from runyard.data.dataset_consumption_config import DatasetConsumptionConfig
 from runyard.data.file_dataset import FileDataset
 from runyard.data.tabular_dataset import TabularDataset

@@ -156,4 +156,3 @@ class AbstractDataset:
     def __repr__(self) -> str:
         which = f"name={self.name!r}, version={self.version}" if self._info else "unregistered"
         return f"{type(self).__name__}({which}, paths={self._def.get('paths')})"
-
