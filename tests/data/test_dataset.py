@@ -203,3 +203,19 @@ def test_mnist_file_dataset_lists_the_npz_files():
         "/pfnet/chainer/mnist/train.npz",
     ]
     assert os.fspath(MNIST.get_local_path()) in dataset._definition()["paths"][0]["url"]
+
+
+def test_upload_directory_returns_a_file_dataset(ws, tmp_path):
+    src = tmp_path / "up"
+    (src / "k").mkdir(parents=True)
+    (src / "k" / "a.csv").write_text("1")
+    (src / "b.txt").write_text("2")
+    store = ws.get_default_datastore()
+    everything = Dataset.File.upload_directory(src, (store, "up"), show_progress=False)
+    assert everything.to_path() == ["/b.txt", "/k/a.csv"]
+    only_csv = Dataset.File.upload_directory(
+        src, store.path("csv"), pattern="**/*.csv", show_progress=False
+    )
+    assert only_csv.to_path() == ["/k/a.csv"]
+    with pytest.raises(UserErrorException, match=r"target='up': pass a \(datastore, 'folder'\)"):
+        Dataset.File.upload_directory(src, "up")
