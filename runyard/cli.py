@@ -1,4 +1,5 @@
-"""The `runyard` command: workspaces, runs, models and the agent, over the services."""
+"""The `runyard` command: workspaces, runs, models, the agent, environments, azureml
+compatibility and compute targets, over the services."""
 
 from __future__ import annotations
 
@@ -26,10 +27,16 @@ workspace_app = typer.Typer(help="Create and list embedded workspaces.")
 runs_app = typer.Typer(help="List, inspect, follow, cancel and download runs.")
 models_app = typer.Typer(help="List, inspect and download registered models.")
 agent_app = typer.Typer(help="The per-workspace agent that runs submitted jobs.")
+envs_app = typer.Typer(help="List and prune the cache of built environments.")
+compat_app = typer.Typer(help="Make `import azureml.*` resolve to Runyard in this Python.")
+compute_app = typer.Typer(help="List and inspect compute targets (clusters).")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(runs_app, name="runs")
 app.add_typer(models_app, name="models")
 app.add_typer(agent_app, name="agent")
+app.add_typer(envs_app, name="envs")
+app.add_typer(compat_app, name="compat")
+app.add_typer(compute_app, name="compute")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -348,3 +355,139 @@ def agent_stop(workspace: str | None = WorkspaceOpt) -> None:
 
     stopped = agent.stop_agent(_services(workspace).layout)
     console.print("Agent stopped." if stopped else "No agent was running.")
+
+
+# ---- environments --------------------------------------------------------------------------
+
+
+@envs_app.command("list")
+@_errors
+def envs_list(as_json: bool = JsonOpt) -> None:
+    """List built environments under RUNYARD_HOME/envs, most recently used first."""
+    from datetime import datetime, timezone
+
+    from runyard._envs import list_envs
+
+    settings = Settings.from_env()
+    rows = [
+        {
+            "hash": env.spec_hash,
+            "python": env.python_version,
+            "requirements": list(env.requirements),
+            "last_used": datetime.fromtimestamp(env.last_used, timezone.utc).isoformat(),
+            "build_seconds": env.build_seconds,
+            "path": str(env.path),
+        }
+        for env in list_envs(settings.home / "envs")
+    ]
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        row["hash"] = row["hash"][:12]
+        row["requirements"] = " ".join(row["requirements"])
+    _table(f"Environments in {settings.home / 'envs'}", rows, ["hash", "python", "requirements",
+           "last_used", "build_seconds"])  # fmt: skip
+
+
+@envs_app.command("prune")
+@_errors
+def envs_prune(
+    older_than_days: float | None = typer.Option(
+        None, "--older-than-days", help="Only remove environments unused for this many days."
+    ),
+) -> None:
+    """Remove cached environments (not those of queued or running runs)."""
+    from runyard._envs import prune
+    from runyard._services.job_setup import environments_in_use
+
+    settings = Settings.from_env()
+    older = None if older_than_days is None else older_than_days * 86400
+    keep = environments_in_use(settings)
+    removed = prune(settings.home / "envs", keep_hashes=keep, older_than_seconds=older)
+    console.print(f"Removed {len(removed)} environment(s); kept {len(keep)} in use.")
+    for spec_hash in removed:
+        console.print(f"  {spec_hash[:12]}")
+
+
+# ---- azureml compatibility -------------------------------------------------------------
+
+
+SitePackagesOpt = typer.Option(
+    None, "--site-packages", help="The site-packages folder (default: this Python's)."
+)
+
+
+@compat_app.command("enable")
+@_errors
+def compat_enable(site_packages: str | None = SitePackagesOpt) -> None:
+    """Make `import azureml.*` resolve to Runyard in this Python environment."""
+    from runyard import compat
+
+    pth = compat.enable(site_packages)
+    console.print(f"azureml compatibility enabled ({pth}).")
+
+
+@compat_app.command("disable")
+@_errors
+def compat_disable(site_packages: str | None = SitePackagesOpt) -> None:
+    """Undo `runyard compat enable`."""
+    from runyard import compat
+
+    pth = compat.disable(site_packages)
+    console.print(
+        f"azureml compatibility disabled (removed {pth})." if pth else "It was not enabled."
+    )
+
+
+@compat_app.command("status")
+@_errors
+def compat_status(site_packages: str | None = SitePackagesOpt) -> None:
+    """Say whether `import azureml.*` resolves to Runyard in this Python environment."""
+    from runyard import compat
+
+    console.print("enabled" if compat.is_enabled(site_packages) else "disabled")
+
+
+# ---- compute -------------------------------------------------------------------------------
+
+
+def _compute_row(info: Any) -> dict[str, Any]:
+    from runyard._services import compute
+
+    status = compute.target_status(info)
+    return {
+        "name": info.name,
+        "type": info.compute_type,
+        "vm_size": info.config.get("vm_size"),
+        "provisioning_state": info.provisioning_state,
+        "nodes": status["currentNodeCount"],
+        "min_nodes": status["scaleSettings"]["minNodeCount"],
+        "max_nodes": status["scaleSettings"]["maxNodeCount"],
+        "allocation_state": status["allocationState"],
+    }
+
+
+@compute_app.command("list")
+@_errors
+def compute_list(workspace: str | None = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
+    """List the workspace's compute targets."""
+    from runyard._services import compute
+
+    rows = [_compute_row(i) for i in compute.list_compute_targets(_services(workspace))]
+    if as_json:
+        _print_json(rows)
+        return
+    _table("Compute targets", rows, ["name", "type", "vm_size", "provisioning_state", "nodes",
+           "min_nodes", "max_nodes", "allocation_state"])  # fmt: skip
+
+
+@compute_app.command("show")
+@_errors
+def compute_show(name: str, workspace: str | None = WorkspaceOpt) -> None:
+    """Show a compute target's status (v1's keys) and nodes as JSON."""
+    from runyard._services import compute
+
+    info = compute.get_compute_target(_services(workspace), name)
+    _print_json({"name": info.name, "type": info.compute_type, "status":
+                 compute.target_status(info), "nodes": compute.list_nodes(info)})  # fmt: skip

@@ -118,3 +118,22 @@ def job_argv(arguments: list[str], inputs: Mapping[str, tuple[str, str]]) -> lis
             arg = inputs[arg[len(DATASET_TOKEN) :]][1]
         out.append(arg)
     return out
+
+
+def environments_in_use(settings: Any) -> set[str]:
+    """Spec hashes of the environments of active runs in every workspace of this home,
+    so ``runyard envs prune`` keeps them."""
+    from runyard._entities import RunStatus
+    from runyard._envs import resolve_spec
+    from runyard._services import open_services
+    from runyard._services.supervisor import ACTIVE
+    from runyard._services.workspaces import layout_for, list_workspaces
+
+    hashes: set[str] = set()
+    for identity in list_workspaces(settings):
+        services = open_services(layout_for(settings, identity.name), settings)
+        statuses = (*ACTIVE, RunStatus.QUEUED)
+        for info in services.store.list_runs(statuses=statuses, include_children=True):
+            if has_environment(info.definition):
+                hashes.add(resolve_spec(info.definition["environment"]).spec.hash)
+    return hashes
