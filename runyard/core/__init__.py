@@ -11,9 +11,24 @@ _EXPORTS = {
     "Run": "runyard.core.run",
     "Model": "runyard.core.model",
     "ScriptRunConfig": "runyard.core.script_run_config",
+    "Environment": "runyard.core.environment",
+    "Dataset": "runyard.core.dataset",
+    "Datastore": "runyard.core.datastore",
+    "ComputeTarget": "runyard.core.compute",
+    "RunConfiguration": "runyard.core.runconfig",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "VERSION"])
+
+
+def _version() -> str:
+    from runyard import __version__
+
+    return __version__
+
+
+# v1 notebooks print azureml.core.VERSION first thing.
+VERSION = _version()
 
 
 def __getattr__(name: str) -> Any:
