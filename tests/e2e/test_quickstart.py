@@ -1,0 +1,58 @@
+"""The seed tutorial end to end, as `runyard quickstart` runs it, with a few epochs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def stop_agents(runyard_home: Path):
+    yield
+    from runyard._config import Settings, WorkspaceLayout
+    from runyard._services.agent import stop_agent
+
+    settings = Settings.from_env()
+    for root in (settings.home / "workspaces").glob("*"):
+        stop_agent(WorkspaceLayout(root), timeout=30)
+
+
+def test_chainer_tutorial_trains_registers_and_downloads(
+    runyard_home: Path, tmp_path: Path, stop_agents, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runyard.core import Model, Workspace
+    from runyard.quickstart.chainer_tutorial import run_tutorial
+
+    result = run_tutorial(tmp_path / "project", epochs=4)
+    out = capsys.readouterr().out
+
+    assert result["status"] == "Completed"
+    # The phases, in order, as wait_for_completion(show_output=True) printed them.
+    phases = [p for p in ("[Preparing]", "[Scaling]", "[Running]", "[Finalizing]") if p in out]
+    assert phases == ["[Preparing]", "[Scaling]", "[Running]", "[Finalizing]"] or phases == [
+        "[Scaling]",
+        "[Preparing]",
+        "[Running]",
+        "[Finalizing]",
+    ], out
+    assert "Streaming azureml-logs/70_driver_log.txt" in out
+    assert "MNIST: 4000 training and 1000 test digits" in out
+    assert "the run uses the CPU" in out
+
+    metrics = result["metrics"]
+    assert len(metrics["Accuracy"]) == 4
+    assert metrics["Accuracy"][-1] >= 0.8
+    assert metrics["Epochs"] == 4 and metrics["Batch size"] == 128
+
+    assert "outputs/model.npz" in result["files"]
+    assert result["model_id"] == "chainer-dnn-mnist:1"
+    with np.load(result["model_file"]) as weights:
+        assert weights["l1/W"].shape == (100, 784)
+
+    ws = Workspace.get("quickstart")
+    model = Model(ws, "chainer-dnn-mnist")
+    assert model.version == 1 and model.run_id == result["run_id"]
+    path = Path(model.download(target_dir=str(tmp_path / "dl")))
+    assert path.name == "model.npz" and path.stat().st_size > 0
