@@ -1,0 +1,100 @@
+"""Moving a job's results into the stores: its metric spool and its logs/outputs files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from runyard._entities import MetricKind, MetricPoint
+from runyard._services import Services
+from runyard._spool import IMAGE, LIST, SCALAR, TABLE, read_records
+from runyard._store.artifacts import check_artifact_name
+from runyard.exceptions import InvalidArtifactName, MetricTypeConflict, RunyardError
+
+log = logging.getLogger(__name__)
+
+_KINDS = {SCALAR: MetricKind.SCALAR, LIST: MetricKind.LIST, TABLE: MetricKind.TABLE}
+
+
+# ---- spool ingest ----------------------------------------------------------------------
+
+
+def _points(record: Mapping[str, Any]) -> list[MetricPoint]:
+    name, kind, value, t = record["n"], record["k"], record["v"], record["t"]
+    desc = record.get("d", "")
+    if kind == SCALAR:
+        return [MetricPoint(name, MetricKind.SCALAR, value, t, record.get("s"), desc)]
+    if kind == IMAGE:
+        return [MetricPoint(name, MetricKind.IMAGE, value, t, None, desc)]
+    if kind == TABLE and isinstance(value, list):  # log_table: a list of rows
+        return [MetricPoint(name, MetricKind.TABLE, row, t, None, desc) for row in value]
+    if kind == TABLE:
+        return [MetricPoint(name, MetricKind.TABLE, value, t, None, desc)]
+    return [MetricPoint(name, _KINDS[kind], v, t, None, desc) for v in value]
+
+
+class SpoolIngester:
+    """Moves complete spool records into the store, remembering the ingested offset."""
+
+    def __init__(self, services: Services, run_id: str, path: Path) -> None:
+        self.services, self.run_id, self.path = services, run_id, path
+        self.offset = services.store.get_spool_offset(run_id)
+
+    def ingest(self) -> None:
+        while True:
+            records, end = read_records(self.path, self.offset)
+            if end == self.offset:
+                return
+            self._apply(records, end)
+            self.offset = end
+
+    def _apply(self, records: list[dict[str, Any]], end: int) -> None:
+        store, points = self.services.store, []
+        for record in records:
+            if "tags" in record:
+                store.set_tags(self.run_id, record["tags"])
+            elif "props" in record:
+                try:
+                    store.add_properties(self.run_id, record["props"])
+                except RunyardError as exc:  # e.g. an immutable property set twice
+                    log.warning("run %s: property record refused: %s", self.run_id, exc)
+            else:
+                points.extend(_points(record))
+        try:
+            store.log_metrics(self.run_id, points, spool_offset=end)
+        except MetricTypeConflict:
+            # Another writer (an interactive session) fixed a kind first: keep what fits.
+            for point in points:
+                try:
+                    store.log_metrics(self.run_id, [point])
+                except MetricTypeConflict as exc:
+                    log.warning("run %s: %s", self.run_id, exc)
+            store.log_metrics(self.run_id, [], spool_offset=end)
+
+
+# ---- uploads -----------------------------------------------------------------------------
+
+
+def upload_changed(
+    services: Services, run_id: str, folder: Path, prefix: str, seen: dict[str, tuple[int, int]]
+) -> None:
+    """Uploads files of ``folder`` whose (mtime, size) changed since ``seen``."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(folder).as_posix()
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+        if seen.get(rel) == stamp:
+            continue
+        try:
+            name = check_artifact_name(f"{prefix}/{rel}")
+        except InvalidArtifactName as exc:
+            log.warning("run %s: not uploading %s: %s", run_id, path, exc)
+            continue
+        services.artifacts.put_file(f"runs/{run_id}/{name}", path)
+        seen[rel] = stamp
