@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
@@ -491,3 +492,40 @@ def compute_show(name: str, workspace: str | None = WorkspaceOpt) -> None:
     info = compute.get_compute_target(_services(workspace), name)
     _print_json({"name": info.name, "type": info.compute_type, "status":
                  compute.target_status(info), "nodes": compute.list_nodes(info)})  # fmt: skip
+
+
+# ---- quickstart ----------------------------------------------------------------------------
+
+
+ProjectDirOpt = typer.Option(
+    None, "--project-dir", help="Folder for config.json and the tutorial's files (default: temp)."
+)
+EpochsOpt = typer.Option(10, "--epochs", min=1, help="Training epochs.")
+SimpleOpt = typer.Option(
+    False, "--simple", help="Run the small pure-Python demo instead of the Chainer tutorial."
+)
+
+
+@app.command("quickstart")
+@_errors
+def quickstart(
+    project_dir: str | None = ProjectDirOpt,
+    epochs: int = EpochsOpt,
+    simple: bool = SimpleOpt,
+) -> None:
+    """Run the 'Train and register Chainer models at scale' tutorial on the embedded workspace."""
+    folder = Path(project_dir) if project_dir else None
+    if simple:
+        from runyard.quickstart import run_quickstart
+
+        run_quickstart(folder, epochs=epochs)
+        return
+    from runyard.quickstart.chainer_tutorial import run_tutorial
+
+    result = run_tutorial(folder, epochs=epochs)
+    accuracy = result["metrics"].get("Accuracy")
+    final = accuracy[-1] if isinstance(accuracy, list) else accuracy
+    console.print(
+        f"[green]Done:[/green] run {result['run_id']} {result['status']}, test accuracy "
+        f"{final:.3f}, model {result['model_id']} downloaded to {result['model_file']}"
+    )
