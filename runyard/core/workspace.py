@@ -296,7 +296,9 @@ class Workspace:
 
     @property
     def compute_targets(self) -> dict[str, Any]:
-        return {}
+        from runyard.core.compute import ComputeTarget
+
+        return {t.name: t for t in ComputeTarget.list(self)}
 
     @property
     def datastores(self) -> dict[str, Datastore]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from runyard._envs.curated import curated_names
 from runyard.core import Workspace
 from runyard.exceptions import UserErrorException
 
@@ -141,6 +142,12 @@ def test_collections_and_get_run(ws):
 
     run = Experiment(ws, "exp-a").start_logging(snapshot_directory=None)
     assert list(ws.experiments) == ["exp-a"]
-    assert ws.compute_targets == {} and ws.datastores == {} and ws.datasets == {}
-    assert ws.environments == {} and ws.models == {}
+    assert ws.compute_targets == {} and ws.datasets == {} and ws.models == {}
+    # The default datastore exists from the start, and curated environments are always there.
+    assert list(ws.datastores) == ["workspaceblobstore"]
+    assert set(ws.environments) == set(curated_names())
+    from runyard.core.compute import AmlCompute, ComputeTarget
+
+    ComputeTarget.create(ws, "cpu", AmlCompute.provisioning_configuration(max_nodes=1))
+    assert list(ws.compute_targets) == ["cpu"]
     assert ws.get_run(run.id).id == run.id
