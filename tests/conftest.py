@@ -21,7 +21,18 @@ def runyard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("AZUREML_RUN_ID", raising=False)
     monkeypatch.chdir(cwd)
     yield home
+    _stop_agents(home)
     close_all()
+
+
+def _stop_agents(home: Path) -> None:
+    """Stops every agent a test started under its RUNYARD_HOME, so none outlives the test."""
+    from runyard._config import WorkspaceLayout
+    from runyard._services.agent import stop_agent
+
+    for root in sorted((home / "workspaces").glob("*")):
+        if (root / "agent").is_dir():
+            stop_agent(WorkspaceLayout(root), timeout=30)
 
 
 @pytest.fixture

@@ -8,19 +8,8 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture
-def stop_agents(runyard_home: Path):
-    yield
-    from runyard._config import Settings, WorkspaceLayout
-    from runyard._services.agent import stop_agent
-
-    settings = Settings.from_env()
-    for root in (settings.home / "workspaces").glob("*"):
-        stop_agent(WorkspaceLayout(root), timeout=30)
-
-
 def test_chainer_tutorial_trains_registers_and_downloads(
-    runyard_home: Path, tmp_path: Path, stop_agents, capsys: pytest.CaptureFixture[str]
+    runyard_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from runyard.core import Model, Workspace
     from runyard.quickstart.chainer_tutorial import run_tutorial
