@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,25 +74,38 @@ def register_local(
             "folder; to register a file of a run, use run.register_model(name, "
             "model_path='outputs/...')."
         )
-    base = src.resolve().name
-    files = _local_files(src, child_paths)
+    return _store_version(
+        services,
+        src.resolve().name,
+        _local_files(src, child_paths),
+        services.artifacts.put_file,
+        name=model_name,
+        tags=tags_m,
+        properties=props_m,
+        description=description,
+        model_framework=model_framework,
+        model_framework_version=model_framework_version,
+    )
+
+
+def _store_version(
+    services: Services,
+    base: str,
+    files: Sequence[tuple[str | None, Any]],
+    put: Callable[[str, Any], None],
+    **fields: Any,
+) -> ModelVersion:
+    """Copies each (path inside the model, source) with ``put`` to models/<uuid>/<base>/...,
+    then inserts the version row. Copy first, insert second: a failed insert leaves no
+    orphan files, and no row ever points at missing files."""
     prefix = f"models/{uuid.uuid4().hex}"
     try:
-        for rel, path in files:
-            key = f"{prefix}/{base}" if rel is None else f"{prefix}/{base}/{rel}"
-            services.artifacts.put_file(key, path)
+        for rel, source in files:
+            put(f"{prefix}/{base}" if rel is None else f"{prefix}/{base}/{rel}", source)
         return services.store.create_model_version(
-            name=model_name,
-            artifact_prefix=prefix,
-            model_path=base,
-            tags=tags_m,
-            properties=props_m,
-            description=description,
-            model_framework=model_framework,
-            model_framework_version=model_framework_version,
+            artifact_prefix=prefix, model_path=base, **fields
         )
     except BaseException:
-        # Copy first, insert second: a failed insert must leave no orphan files.
         services.artifacts.delete_prefix(prefix + "/")
         raise
 
@@ -141,27 +154,20 @@ def register_from_run(
             f"to the run: {names}. See https://aka.ms/run-logging for more details; upload the "
             "file first (run.upload_file) or pass the path of one of these files."
         )
-    base = posixpath.basename(path)
-    prefix = f"models/{uuid.uuid4().hex}"
-    try:
-        for rel, name in matches:
-            key = f"{prefix}/{base}" if rel is None else f"{prefix}/{base}/{rel}"
-            services.artifacts.copy(tracking.run_key(run_id, name), key)
-        return services.store.create_model_version(
-            name=model_name,
-            artifact_prefix=prefix,
-            model_path=base,
-            tags=tags_m,
-            properties=props_m,
-            description=description,
-            run_id=run_id,
-            experiment_name=info.experiment_name,
-            model_framework=model_framework,
-            model_framework_version=model_framework_version,
-        )
-    except BaseException:
-        services.artifacts.delete_prefix(prefix + "/")
-        raise
+    return _store_version(
+        services,
+        posixpath.basename(path),
+        matches,
+        lambda key, name: services.artifacts.copy(tracking.run_key(run_id, name), key),
+        name=model_name,
+        tags=tags_m,
+        properties=props_m,
+        description=description,
+        run_id=run_id,
+        experiment_name=info.experiment_name,
+        model_framework=model_framework,
+        model_framework_version=model_framework_version,
+    )
 
 
 def get_model(services: Services, name: str, version: int | None = None) -> ModelVersion:

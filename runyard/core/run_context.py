@@ -20,7 +20,8 @@ from typing import Any
 from runyard import _jobenv
 from runyard._metric_values import check_metric_name
 from runyard._spool import IMAGE, LIST, SCALAR, TABLE, SpoolWriter
-from runyard.core.run import Run, image_artifact, list_points, row_point, table_points
+from runyard.core._metric_points import image_artifact, list_points, row_point, table_points
+from runyard.core.run import Run
 from runyard.exceptions import MetricTypeConflict, RunEnvironmentException, UserErrorException
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class _SubmittedRun(Run):
         check_metric_name(name)
         artifact, data = image_artifact(name, path, plot)
         self._kind(name, IMAGE)
-        self._artifacts().artifacts.put_bytes(f"runs/{self._run_id}/{artifact}", data)
+        self._upload_target().artifacts.put_bytes(f"runs/{self._run_id}/{artifact}", data)
         self._spool.record(name, IMAGE, artifact, description)
 
     # ---- tags and properties: applied by the supervisor from the spool ------------------
@@ -113,7 +114,7 @@ class _SubmittedRun(Run):
         self._spool.properties({_tag_key(k): str(v) for k, v in properties.items()})
 
     # ---- files: straight into the artifact store ------------------------------------------
-    def _artifacts(self) -> _ArtifactsOnly:
+    def _upload_target(self) -> _ArtifactsOnly:
         if self._uploads is None:
             from runyard._config import WorkspaceLayout
             from runyard._store import open_artifact_store
@@ -121,31 +122,6 @@ class _SubmittedRun(Run):
             root = WorkspaceLayout(self._workspace_dir).artifacts_dir
             self._uploads = _ArtifactsOnly(open_artifact_store(root))
         return self._uploads
-
-    def upload_file(self, name: str, path_or_stream: Any, datastore_name: Any = None) -> None:
-        """Uploads a local file (or a readable stream) as the run's file ``name``."""
-        from runyard._services import tracking
-
-        tracking.upload_file(self._artifacts(), self._run_id, name, path_or_stream)
-
-    def upload_files(
-        self,
-        names: list[str],
-        paths: list[Any],
-        return_artifacts: bool = False,
-        timeout_seconds: int | None = None,
-        datastore_name: Any = None,
-    ) -> None:
-        """Uploads several files; names and paths must have the same length."""
-        from runyard._services import tracking
-
-        tracking.upload_files(self._artifacts(), self._run_id, names, paths)
-
-    def upload_folder(self, name: str, path: Any, datastore_name: Any = None) -> None:
-        """Uploads a folder; each file becomes ``name/<path inside the folder>``."""
-        from runyard._services import tracking
-
-        tracking.upload_folder(self._artifacts(), self._run_id, name, path)
 
     # ---- status belongs to the runtime (v1) ----------------------------------------------
     def complete(self, _set_status: bool = True) -> None:
