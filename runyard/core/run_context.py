@@ -49,6 +49,22 @@ class _SubmittedRun(Run):
         self._kinds: dict[str, str] = {}
         self._uploads: _ArtifactsOnly | None = None
 
+    @property
+    def _services(self) -> Any:
+        # Reads and registrations open the workspace store. A job in a uv-built environment
+        # has Runyard's light job side on its path but not SQLAlchemy: say so, with the fix.
+        try:
+            import sqlalchemy  # noqa: F401
+        except ModuleNotFoundError:
+            raise UserErrorException(
+                f"This call needs the workspace's store, which run {self._run_id!r} cannot "
+                "open: SQLAlchemy is not installed in the job's environment (jobs get only "
+                "Runyard's light job side). Call it from the driver after the run, e.g. "
+                "run.register_model(...) on the Run that experiment.submit returned, or add "
+                "'sqlalchemy' and 'alembic' to the environment's pip_packages."
+            ) from None
+        return super()._services
+
     # ---- metrics: one spool record per call ----------------------------------------
     def _kind(self, name: str, kind: str) -> None:
         old = self._kinds.setdefault(name, kind)

@@ -101,3 +101,20 @@ def test_two_runs_needing_one_environment_build_it_once(ws, services, source) ->
     envs = services.settings.home / "envs"
     assert len([p for p in envs.iterdir() if p.is_dir()]) == 1
     assert {services.store.get_run(r.id).status for r in runs} == {RunStatus.COMPLETED}
+
+
+def test_store_call_inside_a_built_env_job_says_what_to_do(ws, services, source) -> None:
+    script = (
+        "from azureml.core.run import Run\n"
+        "run = Run.get_context()\n"
+        "run.log('kept', 1)\n"
+        "run.get_metrics()\n"
+    )
+    src = source(**{"train.py": script})
+    run = Experiment(ws, "envs").submit(ScriptRunConfig(src, "train.py", environment=six_env()))
+    details = run.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Failed"
+    message = details["error"]["error"]["message"]
+    assert "SQLAlchemy is not installed in the job's environment" in message
+    assert "'sqlalchemy' and 'alembic'" in message
+    assert run.get_metrics() == {"kept": 1}  # what was logged before the error is kept
