@@ -14,6 +14,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from first_line import STAMP, first_line_time  # noqa: E402
 
 from runyard._config import Settings, WorkspaceLayout  # noqa: E402
 from runyard._services import close_all, open_services  # noqa: E402
@@ -22,14 +25,7 @@ from runyard._services.follow import wait_for_run  # noqa: E402
 from runyard._services.jobs import submit_script_run  # noqa: E402
 
 REPEATS = 7
-SCRIPT = "import time\nprint('FIRST', repr(time.time()), flush=True)\n"
-
-
-def _first(text: str) -> float:
-    for line in text.splitlines():
-        if line.startswith("FIRST "):
-            return float(line.split()[1])
-    raise RuntimeError(f"no FIRST line in {text[-500:]!r}")
+SCRIPT = STAMP
 
 
 def direct_latencies(src: Path) -> list[float]:
@@ -37,7 +33,7 @@ def direct_latencies(src: Path) -> list[float]:
     for _ in range(REPEATS):
         start = time.time()
         proc = subprocess.run([sys.executable, "train.py"], cwd=src, capture_output=True, text=True)
-        out.append(_first(proc.stdout) - start)
+        out.append(first_line_time(proc.stdout) - start)
     return out
 
 
@@ -57,7 +53,7 @@ def submit_latencies(tmp: Path, src: Path) -> list[float]:
             wait_for_run(services, info.run_id, show_output=False, out=io.StringIO())
             key = f"runs/{info.run_id}/azureml-logs/70_driver_log.txt"
             if i:
-                out.append(_first(services.artifacts.read_bytes(key).decode()) - start)
+                out.append(first_line_time(services.artifacts.read_bytes(key).decode()) - start)
     finally:
         stop_agent(layout)
         close_all()
