@@ -35,7 +35,19 @@ _NAME_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def _package_name(spec: str) -> str:
-    """'numpy>=1.2', 'numpy=1.21', 'conda-forge::numpy' -> 'numpy' (lower-cased, _ == -)."""
+    """'numpy>=1.2', 'numpy=1.21', 'conda-forge::numpy' -> 'numpy' (lower-cased, _ == -).
+
+    A URL or path line is its own identity (as in v1), so two ``git+https://...`` lines
+    are two packages; its name is known only from ``#egg=<name>`` or a wheel's file name.
+    """
+    stripped = spec.strip()
+    if "://" in stripped.split(" @ ", 1)[0] or stripped.startswith((".", "/", "~")):
+        egg = re.search(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)", stripped)
+        if egg:
+            return re.sub(r"[-_.]+", "-", egg.group(1)).lower()
+        if stripped.endswith(".whl"):
+            return re.sub(r"[-_.]+", "-", stripped.rsplit("/", 1)[-1].split("-", 1)[0]).lower()
+        return stripped
     spec = spec.split("::", 1)[-1]
     match = _NAME_RE.match(spec)
     name = match.group(1) if match else spec.strip()

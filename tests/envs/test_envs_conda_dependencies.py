@@ -61,6 +61,26 @@ def test_add_pip_package_replaces_same_name():
     assert cd.pip_packages == ["six", "NumPy"]
 
 
+def test_add_pip_package_keeps_distinct_url_lines():
+    cd = CondaDependencies.create(pip_packages=["git+https://github.com/org/a.git"])
+    cd.add_pip_package("git+https://github.com/org/b.git")
+    cd.add_pip_package("https://example.com/c-1.0.tar.gz")
+    cd.add_pip_package("./wheels/d-1.0-py3-none-any.whl")
+    cd.add_pip_package("d==2.0")  # the wheel above is package 'd'
+    cd.add_pip_package("git+https://github.com/org/e.git#egg=e")
+    cd.add_pip_package("e>=1")
+    cd.add_pip_package("f @ https://example.com/f-1.0.tar.gz")
+    cd.add_pip_package("f")
+    assert cd.pip_packages == [
+        "git+https://github.com/org/a.git",
+        "git+https://github.com/org/b.git",
+        "https://example.com/c-1.0.tar.gz",
+        "d==2.0",
+        "e>=1",
+        "f",
+    ]
+
+
 def test_add_and_remove_conda_package():
     cd = CondaDependencies()
     cd.add_conda_package("scipy=1.10")
