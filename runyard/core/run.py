@@ -21,7 +21,11 @@ from runyard.core._metric_points import (
     scalar_point,
     table_points,
 )
-from runyard.exceptions import ActivityFailedException, UserErrorException
+from runyard.exceptions import (
+    ActivityFailedException,
+    InvalidStatusTransition,
+    UserErrorException,
+)
 
 if TYPE_CHECKING:
     from runyard._services import Services
@@ -534,10 +538,16 @@ class Run:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc is None:
-            self.complete()
-        else:
-            self.fail(error_details=exc)
+        try:
+            if exc is None:
+                self.complete()
+            else:
+                self.fail(error_details=exc)
+        except InvalidStatusTransition:
+            # The body already ended the run (run.complete(), fail() or cancel()). v1's
+            # service ignores the later status event; raising here would hide the body's
+            # own exception.
+            pass
 
     def __repr__(self) -> str:
         return f"Run(Experiment: {self._experiment.name}, Id: {self._run_id})"

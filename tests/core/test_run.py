@@ -213,3 +213,19 @@ def test_run_object_is_lazy(ws):
     assert run.id == "does_not_exist_yet"
     with pytest.raises(RunNotFound):
         _ = run.status
+
+
+def test_context_manager_keeps_status_the_body_set(ws):
+    exp = Experiment(ws, "ctx-ended")
+    with exp.start_logging(snapshot_directory=None) as failed:
+        failed.fail(error_details="bad data", error_code="DataError")
+    assert failed.get_status() == "Failed"
+    assert failed.get_details()["error"]["error"]["message"] == "bad data"
+
+
+def test_context_manager_lets_the_body_exception_through_after_complete(ws):
+    exp = Experiment(ws, "ctx-ended")
+    with pytest.raises(KeyError, match="user"), exp.start_logging(snapshot_directory=None) as run:
+        run.complete()
+        raise KeyError("user")
+    assert run.get_status() == "Completed"
