@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runyard._envs.spec import EnvSpec
-from runyard.exceptions import EnvironmentBuildFailed
+from runyard.exceptions import EnvironmentBuildFailed, InvalidEnvironmentDefinition
 
 MARKER = "runyard-env.json"
 LogFn = Callable[[str], None]
@@ -92,6 +92,14 @@ def ensure_env(spec: EnvSpec, settings: BuildSettings, log: LogFn) -> BuiltEnv:
         python = spec.interpreter_path or "python"
         if python == "python":  # v1's default means "the interpreter on the image"
             python = settings.host_python
+        elif shutil.which(python) is None:
+            raise InvalidEnvironmentDefinition(
+                f"python.interpreter_path {python!r} is not an executable on this node, and "
+                "python.user_managed_dependencies=True means Runyard runs exactly that "
+                "interpreter. Set env.python.interpreter_path to an existing Python (for "
+                "example sys.executable), or set user_managed_dependencies=False to have "
+                "Runyard build the environment."
+            )
         log(f"userManagedDependencies=True: running with {python}, no environment built.")
         return BuiltEnv(None, None, python, "", True)
     spec_hash = spec.hash

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runyard._envs import BuildSettings, EnvSpec, ensure_env, list_envs, lookup, prune
-from runyard.exceptions import EnvironmentBuildFailed
+from runyard.exceptions import EnvironmentBuildFailed, InvalidEnvironmentDefinition
 
 from .conftest import REPO, LogLines
 
@@ -97,6 +97,17 @@ def test_user_managed_uses_the_given_interpreter(build_settings: BuildSettings, 
     assert not build_settings.envs_root.exists()
     default = EnvSpec(python_version=None, user_managed=True, interpreter_path="python")
     assert ensure_env(default, build_settings, log).python == build_settings.host_python
+
+
+def test_user_managed_with_a_missing_interpreter_names_it(
+    build_settings: BuildSettings, log: LogLines
+):
+    spec = EnvSpec(python_version=None, user_managed=True, interpreter_path="/no/such/python")
+    with pytest.raises(InvalidEnvironmentDefinition) as info:
+        ensure_env(spec, build_settings, log)
+    assert "interpreter_path '/no/such/python' is not an executable" in str(info.value)
+    assert "user_managed_dependencies=False" in str(info.value)
+    assert not build_settings.envs_root.exists()
 
 
 def test_list_and_prune(build_settings: BuildSettings, log: LogLines):
