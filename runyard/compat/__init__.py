@@ -14,7 +14,7 @@ import sysconfig
 from pathlib import Path
 
 from runyard.compat.hook import install, installed, uninstall
-from runyard.exceptions import AzureMLCompatConflict
+from runyard.exceptions import AzureMLCompatConflict, UserErrorException
 
 __all__ = ["PTH_NAME", "disable", "enable", "install", "installed", "is_enabled",
            "job_pythonpath", "uninstall"]  # fmt: skip
@@ -69,7 +69,14 @@ def enable(site_packages: str | Path | None = None) -> Path:
     if dist is not None:
         raise AzureMLCompatConflict(dist.metadata["Name"], dist.version, str(site))
     pth = site / PTH_NAME
-    pth.write_text(PTH_LINE, encoding="utf-8")
+    try:
+        pth.write_text(PTH_LINE, encoding="utf-8")
+    except OSError as exc:
+        raise UserErrorException(
+            f"Cannot write {str(pth)!r} ({exc.strerror}): --site-packages must be an existing, "
+            "writable site-packages folder of the environment to enable. Omit it to use this "
+            "Python's, or run `runyard compat enable` with that environment's own runyard."
+        ) from None
     return pth
 
 

@@ -15,7 +15,7 @@ import pytest
 
 import runyard
 from runyard import compat
-from runyard.exceptions import AzureMLCompatConflict
+from runyard.exceptions import AzureMLCompatConflict, UserErrorException
 
 REPO = Path(runyard.__file__).resolve().parents[1]
 
@@ -123,6 +123,23 @@ def test_enable_refusal_message_in_process(tmp_path):
     )
     with pytest.raises(AzureMLCompatConflict, match="Use a separate virtualenv for Runyard"):
         compat.enable(tmp_path)
+
+
+def test_enable_into_a_missing_folder_names_it(tmp_path):
+    missing = tmp_path / "no-such-site-packages"
+    with pytest.raises(UserErrorException) as info:
+        compat.enable(missing)
+    assert f"Cannot write '{missing / compat.PTH_NAME}'" in str(info.value)
+    assert "--site-packages must be an existing, writable site-packages folder" in str(info.value)
+    assert not missing.exists()
+
+
+def test_enable_and_disable_are_idempotent(tmp_path):
+    assert compat.enable(tmp_path) == compat.enable(tmp_path) == tmp_path / compat.PTH_NAME
+    assert [p.name for p in tmp_path.iterdir()] == [compat.PTH_NAME]
+    assert compat.disable(tmp_path) == tmp_path / compat.PTH_NAME
+    assert compat.disable(tmp_path) is None
+    assert not compat.is_enabled(tmp_path)
 
 
 def test_job_pythonpath_makes_a_job_script_work_unchanged(clean_venv, tmp_path):
