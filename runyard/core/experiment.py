@@ -116,7 +116,7 @@ class Experiment:
         self,
         name: str | None = None,
         run_id: str | None = None,
-        outputs: str | None = None,
+        outputs: str | bool | None = None,
         snapshot_directory: str | None = ".",
         **kwargs: Any,
     ) -> Run:
@@ -125,14 +125,16 @@ class Experiment:
         Args:
             name: Display name of the run.
             run_id: Id to use instead of a generated ``<experiment>_<epoch>_<hash>``.
-            outputs: Accepted for v1 compatibility (outputs are uploaded with upload_*).
+            outputs: The folder to track (default ``'outputs'``, as in v1; False tracks
+                none). It is created now, and its files are uploaded as the run's files
+                (``outputs/...``) when the run completes, fails or is canceled.
             snapshot_directory: Folder to snapshot with the run; None skips it.
 
         Returns:
             The started Run; end it with ``run.complete()`` or use it as a context manager.
         """
         from runyard._services import tracking
-        from runyard.core.run import Run
+        from runyard.core.run import Run, _tracked_folders
 
         unknown = set(kwargs) - {"display_name", "description"}
         if unknown:
@@ -140,6 +142,13 @@ class Experiment:
                 f"start_logging got unexpected arguments {sorted(unknown)}; it takes name, "
                 "run_id, outputs, snapshot_directory, display_name and description."
             )
+        # v1: None or True tracks ./outputs, False tracks nothing. Checked (and created)
+        # before the run exists, so a bad folder leaves no run behind.
+        if outputs is False:
+            outputs = None
+        elif outputs is True or not outputs:
+            outputs = "outputs"
+        _tracked_folders(outputs)
         services = self._workspace._services
         definition: dict[str, Any] = {}
         if snapshot_directory is not None:

@@ -7,9 +7,12 @@ at load time (each method imports what it needs).
 from __future__ import annotations
 
 import io
+import os
+import posixpath
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runyard._entities import MetricKind, MetricPoint, RunInfo, RunStatus
@@ -48,7 +51,9 @@ class Run:
     Args:
         experiment: The run's experiment.
         run_id: The run's id.
-        outputs: Accepted for v1 compatibility.
+        outputs: A folder (or list of folders) to track, as in v1: created now, and its
+            files uploaded as the run's files when this object completes, fails or cancels
+            the run (``outputs/model.pkl`` for the folder ``outputs``).
     """
 
     def __init__(
@@ -64,6 +69,7 @@ class Run:
         self._experiment = experiment
         self._run_id = run_id
         self._outputs = outputs
+        self._tracked = _tracked_folders(outputs)
         self._info: RunInfo | None = info
 
     # ---- lookup ------------------------------------------------------------------------
@@ -216,16 +222,19 @@ class Run:
         self._set_status(RunStatus.RUNNING)
 
     def complete(self, _set_status: bool = True) -> None:
-        """Marks the run Completed."""
+        """Uploads the tracked outputs folder, then marks the run Completed."""
+        self._upload_tracked()
         if _set_status:
             self._set_status(RunStatus.COMPLETED)
 
     def fail(
         self, error_details: Any = None, error_code: str | None = None, _set_status: bool = True
     ) -> None:
-        """Marks the run Failed, storing ``{"code", "message"}`` from the arguments."""
+        """Uploads the tracked outputs folder, then marks the run Failed, storing
+        ``{"code", "message"}`` from the arguments."""
         from runyard._services import tracking
 
+        self._upload_tracked()
         if _set_status:
             self._set_status(RunStatus.FAILED, error=tracking.error_from(error_details, error_code))
 
@@ -234,6 +243,7 @@ class Run:
         from runyard._services import tracking
 
         if self._get_info().run_type == tracking.INTERACTIVE:
+            self._upload_tracked()
             self._set_status(RunStatus.CANCELED)
             return
         from runyard._services import jobs
@@ -418,6 +428,15 @@ class Run:
         submitted run overrides it with the artifact store alone (no database in jobs)."""
         return self._services
 
+    def _upload_tracked(self) -> None:
+        """v1 uploads the tracked folders whenever the run ends, so files written to
+        ./outputs of an interactive run become its ``outputs/...`` files."""
+        from runyard._services import tracking
+
+        for name, folder in self._tracked:
+            if folder.is_dir():
+                tracking.upload_folder(self._upload_target(), self._run_id, name, folder)
+
     def get_file_names(self) -> list[str]:
         """Names of the run's files ([] when none)."""
         from runyard._services import tracking
@@ -564,6 +583,28 @@ def _wrap(workspace: Workspace, info: RunInfo) -> Run:
 
     experiment = Experiment(workspace, info.experiment_name, _create_in_cloud=False)
     return Run(experiment, info.run_id, _run_info=info)
+
+
+def _tracked_folders(outputs: Any) -> list[tuple[str, Path]]:
+    """(artifact name, absolute folder) for each tracked outputs folder, created now as v1
+    does; a folder given as an absolute path or leaving the cwd is named by its base name."""
+    if outputs is None:
+        return []
+    folders = [outputs] if isinstance(outputs, str | os.PathLike) else list(outputs)
+    tracked = []
+    for folder in folders:
+        path = Path(folder)
+        if path.exists() and not path.is_dir():
+            raise UserErrorException(
+                f"The outputs folder {str(folder)!r} is a file; pass outputs='<another folder>' "
+                "to track a folder, or outputs=False to track none."
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        name = posixpath.normpath(path.as_posix())
+        if path.is_absolute() or name == ".." or name.startswith("../"):
+            name = path.resolve().name
+        tracked.append((name, path.resolve()))
+    return tracked
 
 
 def _text(value: Any) -> str:

@@ -71,3 +71,46 @@ def test_submit_unsupported_config_lists_what_is_supported(ws):
         exp.submit({"script": "train.py"})
     assert "got a dict" in str(err.value) and "ScriptRunConfig" in str(err.value)
     assert list(exp.get_runs()) == []
+
+
+def test_start_logging_tracks_outputs_and_uploads_them_when_the_run_ends(ws):
+    from pathlib import Path
+
+    exp = Experiment(ws, "outs")
+    run = exp.start_logging(snapshot_directory=None)
+    assert Path("outputs").is_dir()  # v1 creates it, so open('outputs/x', 'w') just works
+    Path("outputs/model.pkl").write_bytes(b"model")
+    (Path("outputs") / "sub").mkdir()
+    Path("outputs/sub/notes.txt").write_text("n")
+    run.complete()
+    assert run.get_file_names() == ["outputs/model.pkl", "outputs/sub/notes.txt"]
+    assert run.register_model("from-outputs", "outputs/model.pkl").version == 1
+
+    with pytest.raises(ValueError), exp.start_logging(snapshot_directory=None) as failed:
+        Path("outputs/model.pkl").write_bytes(b"partial")
+        raise ValueError("boom")
+    assert failed.get_status() == "Failed"
+    assert "outputs/model.pkl" in failed.get_file_names()
+
+
+def test_start_logging_outputs_false_or_another_folder(ws):
+    from pathlib import Path
+
+    exp = Experiment(ws, "outs-custom")
+    quiet = exp.start_logging(snapshot_directory=None, outputs=False)
+    quiet.complete()
+    assert not Path("outputs").exists() and quiet.get_file_names() == []
+    custom = exp.start_logging(snapshot_directory=None, outputs="results")
+    Path("results/r.txt").write_text("r")
+    custom.complete()
+    assert custom.get_file_names() == ["results/r.txt"]
+
+
+def test_start_logging_outputs_that_is_a_file_is_refused_before_any_run(ws):
+    from pathlib import Path
+
+    Path("outputs").write_text("not a folder")
+    exp = Experiment(ws, "outs-file")
+    with pytest.raises(UserErrorException, match="'outputs' is a file; pass outputs="):
+        exp.start_logging(snapshot_directory=None)
+    assert list(exp.get_runs()) == []
