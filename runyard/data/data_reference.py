@@ -8,6 +8,7 @@ from runyard.data.datapath import DataPath
 
 if TYPE_CHECKING:
     from runyard.core.datastore import Datastore
+    from runyard.data.dataset_consumption_config import DatasetConsumptionConfig
 
 
 class DataReference(DataPath):
@@ -59,6 +60,17 @@ class DataReference(DataPath):
             self.path_on_compute,
             self.overwrite,
         )
+
+    def _as_dataset_input(self) -> DatasetConsumptionConfig:
+        """The same files as a dataset input, which jobs materialize (mount or download)."""
+        from runyard.data.dataset_factory import FileDatasetFactory
+
+        assert self.datastore is not None
+        dataset = FileDatasetFactory.from_files(
+            (self.datastore, self.path_on_datastore or ""), validate=False
+        )
+        named = dataset.as_named_input(self.data_reference_name)
+        return named.as_download() if self.mode == "download" else named.as_mount()
 
     def __str__(self) -> str:
         # v1: the runtime substitutes the mount path for this variable.

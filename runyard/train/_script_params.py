@@ -58,11 +58,27 @@ def flatten_script_params(script_params: Mapping[Any, Any] | None) -> list[Any]:
         values: Iterable[Any] = value if isinstance(value, (list, tuple)) else [value]
         for item in values:
             _check_not_raw_dataset(key, item)
-            items.append(item)
+            items.append(_plain_scalar(item))
     # 0 and False are real values; only None and '' mean "flag without a value".
     return [
         item for item in items if item is not None and not (isinstance(item, str) and item == "")
     ]
+
+
+def _plain_scalar(value: Any) -> Any:
+    """A numpy scalar (``np.int64(5)``, ``np.float32(0.5)``, ``np.bool_``) as the Python
+    value it holds, so it reaches argv as ``5``; anything else as it is."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value
+
+
+def as_run_input(value: Any) -> Any:
+    """A legacy DataReference (``datastore.path('x').as_mount()``) as the dataset input
+    the job materializes; anything else as it is."""
+    if type(value).__name__ == "DataReference" and hasattr(value, "_as_dataset_input"):
+        return value._as_dataset_input()
+    return value
 
 
 def argv_token(value: Any) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 from runyard.exceptions import TrainingException
 from runyard.train import _validation
 from runyard.train._script_params import (
+    as_run_input,
     dataset_inputs,
     flatten_script_params,
     script_params_to_argv,
@@ -185,7 +186,7 @@ class Estimator:
         items = flatten_script_params(self.script_params)
         if self.resume_from is not None:
             items += ["--resume-from", self.resume_from]
-        return items
+        return [as_run_input(item) for item in items]
 
     def _argv(self) -> list[Any]:
         """argv as v1 records it in the run definition (data objects as tokens)."""
@@ -196,7 +197,7 @@ class Estimator:
 
     def _dataset_inputs(self) -> list[Any]:
         """Datasets the run reads: those in script_params, then those in inputs."""
-        return dataset_inputs([*self._arguments(), *self.inputs])
+        return dataset_inputs([*self._arguments(), *map(as_run_input, self.inputs)])
 
     def _pip_packages(self) -> list[str]:
         """v1 puts azureml-defaults first whenever pip packages are given."""

@@ -63,6 +63,19 @@ def test_values_are_not_stringified():
     assert [type(v) for v in argv] == [str, int, str, float, str, bool]
 
 
+def test_numpy_scalars_become_the_python_values_they_hold():
+    np = pytest.importorskip("numpy")
+    params = {
+        "--n": np.int64(5),
+        "--lr": np.float32(0.5),
+        "--b": np.bool_(False),
+        "--x": [np.int32(1)],
+    }
+    items = flatten_script_params(params)
+    assert items == ["--n", 5, "--lr", 0.5, "--b", False, "--x", 1]
+    assert [type(i) for i in items[1::2]] == [int, float, bool, int]
+
+
 def test_none_and_empty_inside_a_list_are_dropped_too():
     assert script_params_to_argv({"--x": [1, None, "", 0]}) == ["--x", 1, 0]
 

@@ -92,6 +92,44 @@ def test_dataset_in_script_params_becomes_a_local_folder(ws, services, tmp_path)
     assert not job_dir.exists()  # the read-only mount was removed with the job folder
 
 
+def test_numpy_values_and_legacy_data_references_reach_the_script(ws, services, tmp_path) -> None:
+    import numpy as np
+
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.csv").write_text("x\n1\n")
+    (data / "sub" / "b.csv").write_text("x\n2\n")
+    datastore = ws.get_default_datastore()
+    datastore.upload(str(data), target_path="digits", show_progress=False)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(ECHO)
+    est = Estimator(
+        str(src),
+        compute_target="local",
+        entry_script="train.py",
+        script_params={
+            "--n": np.int64(5),
+            "--lr": np.float32(0.5),
+            "--data-folder": datastore.path("digits").as_mount(),
+        },
+        inputs=[datastore.path("digits/sub", data_reference_name="sub").as_download()],
+        user_managed=True,
+    )
+    run = Experiment(ws, "est").submit(est)
+    assert run.wait_for_completion()["status"] == "Completed"
+    log = driver_log(services, run.id)
+    argv = json.loads(_line(log, "ARGV "))
+    inputs = json.loads(_line(log, "INPUTS "))
+    assert argv[:4] == ["--n", "5", "--lr", "0.5"]
+    assert argv[4] == "--data-folder" and argv[5] == inputs["workspaceblobstore"]
+    assert inputs["sub"].endswith("/inputs/sub")
+    files = [
+        json.loads(line[len("FILES ") :]) for line in log.splitlines() if line.startswith("FILES ")
+    ]
+    assert files == [["a.csv", "sub"], ["b.csv"]]
+
+
 @pytest.fixture
 def cached_envs(services) -> Path:  # noqa: F811
     """Point this workspace's env cache at the one tests/envs keeps, so the curated
