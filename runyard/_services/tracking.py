@@ -230,15 +230,19 @@ def get_metrics(
     run_type: str | None = None,
     populate: bool = False,
 ) -> dict[str, Any]:
-    """v1's shapes; recursive gives {run_id: {name: value}} for the run and descendants."""
+    """v1's shapes; recursive gives {run_id: {name: value}} for the run and descendants
+    (run_type filters the descendants only, as in v1)."""
+    if name is not None and not isinstance(name, str):
+        raise UserErrorException(
+            f"get_metrics(name={name!r}) takes one metric name (a str), or None for all "
+            "metrics; to read several, call get_metrics() and pick the names from its dict."
+        )
     if not recursive:
         return _shaped_metrics(services, run_id, name, populate)
-    runs = [services.store.get_run(run_id), *list_descendants(services, run_id)]
-    return {
-        r.run_id: _shaped_metrics(services, r.run_id, name, populate)
-        for r in runs
-        if run_type is None or r.run_type == run_type
-    }
+    services.store.get_run(run_id)  # RunNotFound for a missing run, as without recursive
+    descendants = list_descendants(services, run_id)
+    ids = [run_id, *(r.run_id for r in descendants if run_type in (None, r.run_type))]
+    return {i: _shaped_metrics(services, i, name, populate) for i in ids}
 
 
 def _shaped_metrics(

@@ -229,3 +229,21 @@ def test_context_manager_lets_the_body_exception_through_after_complete(ws):
         run.complete()
         raise KeyError("user")
     assert run.get_status() == "Completed"
+
+
+def test_get_metrics_name_must_be_one_str(run):
+    run.log("a", 1)
+    with pytest.raises(UserErrorException, match=r"name=\['a'\].*one metric name"):
+        run.get_metrics(name=["a"])
+    assert run.get_metrics(name="a") == {"a": 1}
+
+
+def test_get_metrics_recursive_run_type_filters_descendants_only(run):
+    run.log("root", 1)
+    child = run.child_run()
+    child.log("child", 2)
+    assert run.get_metrics(recursive=True, run_type="hyperdrive") == {run.id: {"root": 1}}
+    assert run.get_metrics(recursive=True, run_type="interactive") == {
+        run.id: {"root": 1},
+        child.id: {"child": 2},
+    }
