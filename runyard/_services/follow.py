@@ -16,6 +16,7 @@ from runyard._services import Services
 from runyard._services.agent import agent_pid, ensure_agent
 from runyard._services.job_setup import BUILD_LOG
 from runyard._services.supervisor import DRIVER_LOG
+from runyard.exceptions import ExperimentExecutionException
 
 _AGENT_CHECK_EVERY = 2.0  # seconds between liveness checks of the agent while waiting
 SCALING = "Scaling"  # not a run status: the run waited Queued while its cluster grew
@@ -173,7 +174,30 @@ def wait_for_run(
 
     If the run is not finished and no agent is alive, starts one (which reconciles runs a
     dead agent left behind). With ``show_output`` prints the header, each phase, the
-    driver log as it grows, and an execution summary."""
+    driver log as it grows, and an execution summary.
+
+    Raises:
+        ExperimentExecutionException: Ctrl-C while streaming (``show_output``), as v1; the
+            run keeps going.
+    """
+    if not show_output:
+        return _wait(services, run_id, show_output=False, out=out, poll_interval=poll_interval)
+    try:
+        return _wait(services, run_id, show_output=True, out=out, poll_interval=poll_interval)
+    except KeyboardInterrupt:
+        out.write("\n")
+        out.flush()
+        raise ExperimentExecutionException(
+            f"The output streaming for run {run_id!r} was interrupted, but the run is still "
+            "executing. Follow it again with run.wait_for_completion(show_output=True) or "
+            f"`runyard runs logs --follow {run_id}`; stop it with run.cancel() or "
+            f"`runyard runs cancel {run_id}`."
+        ) from None
+
+
+def _wait(
+    services: Services, run_id: str, *, show_output: bool, out: TextIO, poll_interval: float
+) -> RunInfo:
     store = services.store
     info = store.get_run(run_id)
     driver = _LogTail(services.artifacts.local_path(f"runs/{run_id}/{DRIVER_LOG}"), out)
