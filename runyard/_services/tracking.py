@@ -118,11 +118,21 @@ def list_runs(
         experiment_name=experiment_name,
         parent_run_id=parent_run_id,
         include_children=include_children,
-        statuses=None if statuses is None else [RunStatus(s) for s in statuses],
+        statuses=None if statuses is None else [_run_status(s) for s in statuses],
         tags=_filter_arg(tags),
         properties=_filter_arg(properties),
         run_type=run_type,
     )
+
+
+def _run_status(value: Any) -> RunStatus:
+    try:
+        return RunStatus(value)
+    except ValueError:
+        names = [s.value for s in RunStatus]
+        raise UserErrorException(
+            f"status {value!r} is not a run status; use one of {names} (spelled as shown)."
+        ) from None
 
 
 def _filter_arg(value: Any) -> Any:

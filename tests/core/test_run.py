@@ -247,3 +247,12 @@ def test_get_metrics_recursive_run_type_filters_descendants_only(run):
         run.id: {"root": 1},
         child.id: {"child": 2},
     }
+
+
+def test_run_list_unknown_status_lists_the_valid_ones(ws):
+    exp = Experiment(ws, "listing-bad")
+    run = exp.start_logging(snapshot_directory=None)
+    with pytest.raises(UserErrorException, match=r"status 'Done' is not a run status.*'Completed'"):
+        list(Run.list(exp, status="Done"))
+    with pytest.raises(UserErrorException, match=r"status 'running' is not a run status"):
+        list(run.get_children(status="running"))
