@@ -126,6 +126,8 @@ class _Phases:
         self.out.flush()
 
     def _enter(self, phase: str) -> None:
+        if phase == RunStatus.FINALIZING.value and self.driver.started:
+            self.driver.pump(final=True)  # the script has exited: its output comes first
         self.out.write(f"[{phase}] {_PHASE_LINES[phase]}\n")
         if phase == RunStatus.PREPARING.value:
             self.preparing = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import signal
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import textwrap
 
 from runyard._entities import RunStatus
 
-from .conftest import wait
+from .conftest import submit, wait, wait_until
 
 DRIVER = textwrap.dedent(
     """
@@ -50,3 +51,22 @@ def test_ctrl_c_while_streaming_raises_v1s_exception_and_the_run_goes_on(
     assert "still executing" in raised and f"runyard runs cancel {run_id}" in raised
     assert services.store.get_run(run_id).status is RunStatus.RUNNING  # it keeps going
     assert wait(services, run_id).status is RunStatus.COMPLETED
+
+
+def test_the_scripts_last_lines_come_before_the_finalizing_phase(services, source) -> None:
+    script = (
+        "import os, time\n"
+        "print('first', flush=True)\n"
+        "time.sleep(1)\n"
+        "os.makedirs('outputs', exist_ok=True)\n"
+        "for i in range(20):\n"
+        "    open(f'outputs/f{i}.bin', 'wb').write(b'x' * 2_000_000)\n"
+        "print('last line of the script', flush=True)\n"
+    )
+    src = source(**{"train.py": script})
+    info = submit(services, src)
+    wait_until(lambda: services.store.get_run(info.run_id).status is RunStatus.RUNNING, 30)
+    out = io.StringIO()
+    assert wait(services, info.run_id, out=out).status is RunStatus.COMPLETED
+    text = out.getvalue()
+    assert text.index("first") < text.index("last line of the script") < text.index("[Finalizing]")
