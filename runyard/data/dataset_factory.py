@@ -27,6 +27,29 @@ def _column_type(name: str, value: Any) -> str:
     )
 
 
+# v1's PromoteHeadersBehavior values; True and False are its ALL_FILES... and NO_HEADERS.
+HEADER_MODES = (
+    "ALL_FILES_HAVE_SAME_HEADERS",
+    "NO_HEADERS",
+    "ONLY_FIRST_FILE_HAS_HEADERS",
+    "COMBINE_ALL_FILES_HEADERS",
+)
+
+
+def _header_mode(header: Any) -> str:
+    if header is True:
+        return HEADER_MODES[0]
+    if header is False:
+        return HEADER_MODES[1]
+    mode = getattr(header, "name", header)  # a PromoteHeadersBehavior-like enum member
+    if isinstance(mode, str) and mode.upper() in HEADER_MODES:
+        return mode.upper()
+    raise UserErrorException(
+        f"header={header!r} is not supported: pass True (each file starts with the same "
+        f"header line), False (no header) or one of {list(HEADER_MODES)}."
+    )
+
+
 class FileDatasetFactory:
     """``Dataset.File``."""
 
@@ -129,7 +152,9 @@ class TabularDatasetFactory:
             infer_column_types: Infer types; otherwise every column is a string.
             set_column_types: {column: int | float | str | bool | pandas dtype name}.
             separator: The field separator.
-            header: The first line holds the column names.
+            header: True: every file's first line holds the column names; False: no
+                header, columns are named Column1, Column2, ...; or a v1
+                PromoteHeadersBehavior name such as 'ONLY_FIRST_FILE_HAS_HEADERS'.
             partition_format: Kept in the definition (v1 compatibility).
             support_multi_line: Quoted fields may span lines (pandas always allows it).
             empty_as_string: Keep empty fields as '' instead of missing values.
@@ -141,6 +166,7 @@ class TabularDatasetFactory:
         Raises:
             DatasetPathNotFound: validate=True and a path matches no file (named).
         """
+        header_mode = _header_mode(header)
         entries, workspace = path_entries(path)
         types = {k: _column_type(k, v) for k, v in (set_column_types or {}).items()}
         definition = {
@@ -150,7 +176,7 @@ class TabularDatasetFactory:
             "reader": {
                 "format": "delimited",
                 "separator": separator,
-                "header": bool(header),
+                "header": header_mode,
                 "include_path": include_path,
                 "infer_column_types": infer_column_types,
                 "set_column_types": types,

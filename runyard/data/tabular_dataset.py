@@ -25,17 +25,31 @@ class TabularDataset(AbstractDataset):
         import pandas as pd  # heavy, and only tabular datasets need it
 
         reader: dict[str, Any] = self._def.get("reader", {})
+        mode = _stored_header_mode(reader.get("header", True))
         frames = []
-        for file in self._files():
+        columns: list[str] | None = None
+        for index, file in enumerate(self._files()):
+            has_header = mode != "NO_HEADERS" and (
+                index == 0 or mode != "ONLY_FIRST_FILE_HAS_HEADERS"
+            )
             with file.fs.open(file.path, "rb") as handle:
                 frame = pd.read_csv(
                     handle,
                     sep=reader.get("separator", ","),
-                    header=0 if reader.get("header", True) else None,
+                    header=0 if has_header else None,
                     encoding=reader.get("encoding", "utf8"),
                     dtype=None if reader.get("infer_column_types", True) else str,
                     keep_default_na=not reader.get("empty_as_string", False),
                 )
+            if not has_header:
+                # v1 (dataprep) names header-less columns Column1, Column2, ...; later files
+                # of ONLY_FIRST_FILE_HAS_HEADERS take the first file's names.
+                names = [f"Column{i + 1}" for i in range(frame.shape[1])]
+                if columns is not None and len(columns) == frame.shape[1]:
+                    names = columns
+                frame.columns = names
+            elif columns is None:
+                columns = [str(c) for c in frame.columns]
             if reader.get("include_path", False):
                 frame.insert(0, "Path", "/" + file.relative)
             frames.append(frame)
@@ -48,3 +62,12 @@ class TabularDataset(AbstractDataset):
     def to_path(self) -> list[str]:
         """The underlying files' paths relative to the dataset's root."""
         return ["/" + f.relative for f in self._files()]
+
+
+def _stored_header_mode(header: Any) -> str:
+    """The stored reader header (older definitions hold a bool) as a v1 mode name."""
+    if header is True:
+        return "ALL_FILES_HAVE_SAME_HEADERS"
+    if header is False:
+        return "NO_HEADERS"
+    return str(header)

@@ -196,6 +196,30 @@ def test_tabular_without_type_inference_reads_strings(tmp_path):
     assert frame.to_dict("records") == [{"a": "1", "b": "2"}]
 
 
+def test_tabular_header_false_names_columns_like_v1(tmp_path):
+    (tmp_path / "t.csv").write_text("1;x\n2;y\n")
+    frame = Dataset.Tabular.from_delimited_files(
+        str(tmp_path / "t.csv"), separator=";", header=False
+    ).to_pandas_dataframe()
+    assert frame.to_dict("records") == [
+        {"Column1": 1, "Column2": "x"},
+        {"Column1": 2, "Column2": "y"},
+    ]
+
+
+def test_tabular_header_accepts_v1_promote_headers_names(tmp_path):
+    (tmp_path / "1.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "2.csv").write_text("3,4\n")
+    only_first = Dataset.Tabular.from_delimited_files(
+        str(tmp_path / "*.csv"), header="ONLY_FIRST_FILE_HAS_HEADERS"
+    ).to_pandas_dataframe()
+    assert only_first.to_dict("records") == [{"a": 1, "b": 2}, {"a": 3, "b": 4}]
+    none = Dataset.Tabular.from_delimited_files(str(tmp_path / "2.csv"), header="NO_HEADERS")
+    assert list(none.to_pandas_dataframe().columns) == ["Column1", "Column2"]
+    with pytest.raises(UserErrorException, match=r"header='first' is not supported"):
+        Dataset.Tabular.from_delimited_files(str(tmp_path / "1.csv"), header="first")
+
+
 def test_mnist_file_dataset_lists_the_npz_files():
     dataset = MNIST.get_file_dataset()
     assert dataset.to_path() == [
