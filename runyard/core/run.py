@@ -205,6 +205,18 @@ class Run:
             info = self._refresh()
         return info.status.value
 
+    def get_detailed_status(self) -> dict[str, Any]:
+        """``{'status': get_status(), 'details': ...}``; details says why a Queued run
+        waits (None in any other status), as in v1."""
+        status = self.get_status()
+        details = None
+        if status == RunStatus.QUEUED.value:
+            info = self._get_info()
+            details = info.runtime.get("scaling") or (
+                f"Run is waiting for a free node on target {info.target!r}."
+            )
+        return {"status": status, "details": details}
+
     def get_details(self) -> dict[str, Any]:
         """v1's details dict (runId, status, startTimeUtc, runDefinition, logFiles ...)."""
         from runyard._services import tracking
