@@ -248,7 +248,7 @@ class Supervisor(threading.Thread):
             base=os.environ,
             run_id=self.run_id,
             experiment_name=info.experiment_name,
-            experiment_id=str(definition.get("experiment_id", "")),
+            experiment_id=self.services.store.get_experiment(info.experiment_name).id,
             workspace=_workspace_identity(self.services),
             workspace_dir=self.services.layout.root,
             home=self.services.settings.home,

@@ -101,3 +101,30 @@ def test_submitted_run_logs_through_the_spool(services, source) -> None:
     assert "bad" not in metrics
     assert done.tags["stage"] == "done" and done.properties["framework"] == "none"
     assert services.artifacts.read_bytes(f"runs/{info.run_id}/extra/note.txt") == b"hello"
+
+
+ENV_JOB = """
+import os
+from azureml.core.run import Run
+run = Run.get_context()
+assert run is Run.get_context()  # cached: the same object on every call
+names = ('AZUREML_RUN_ID', 'AZUREML_ARM_PROJECT_NAME', 'AZUREML_EXPERIMENT_ID',
+         'AZUREML_WORKSPACE_ID', 'AZUREML_ARM_WORKSPACE_NAME', 'AZUREML_ENTRY_SCRIPT')
+for name in names:
+    print(f'{name}=[{os.environ.get(name)}]')
+"""
+
+
+def test_job_sees_v1_variables_with_its_experiment_id(ws, services, source) -> None:
+    info = submit(services, source(**{"train.py": ENV_JOB}), experiment_name="env-names")
+    done = wait(services, info.run_id)
+    log = driver_log(services, info.run_id)
+    assert done.status is RunStatus.COMPLETED, log
+    experiment_id = services.store.get_experiment("env-names").id
+    assert experiment_id
+    assert f"AZUREML_EXPERIMENT_ID=[{experiment_id}]" in log
+    assert f"AZUREML_RUN_ID=[{info.run_id}]" in log
+    assert "AZUREML_ARM_PROJECT_NAME=[env-names]" in log
+    assert "AZUREML_ARM_WORKSPACE_NAME=[test-ws]" in log
+    assert "AZUREML_ENTRY_SCRIPT=[train.py]" in log
+    assert "AZUREML_WORKSPACE_ID=[]" not in log
