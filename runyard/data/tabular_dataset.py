@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from runyard.data.abstract_dataset import AbstractDataset
+from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:
     import pandas
@@ -57,7 +58,22 @@ class TabularDataset(AbstractDataset):
             return pd.DataFrame()
         table = pd.concat(frames, ignore_index=True)
         types = reader.get("set_column_types") or {}
-        return table.astype(types) if types else table
+        missing = [name for name in types if name not in table.columns]
+        if missing:
+            raise UserErrorException(
+                f"set_column_types names column(s) {missing} that the files do not have; "
+                f"their columns are {[str(c) for c in table.columns]}. Fix the names in "
+                "set_column_types (header=False names columns Column1, Column2, ...)."
+            )
+        for name, kind in types.items():
+            try:
+                table[name] = table[name].astype(kind)
+            except (TypeError, ValueError) as exc:
+                raise UserErrorException(
+                    f"Column {name!r} cannot be read as {kind!r} (set_column_types): {exc}. "
+                    "Fix the data or drop that column from set_column_types."
+                ) from None
+        return table
 
     def to_path(self) -> list[str]:
         """The underlying files' paths relative to the dataset's root."""

@@ -220,6 +220,17 @@ def test_tabular_header_accepts_v1_promote_headers_names(tmp_path):
         Dataset.Tabular.from_delimited_files(str(tmp_path / "1.csv"), header="first")
 
 
+def test_tabular_set_column_types_errors_name_the_column(tmp_path):
+    (tmp_path / "t.csv").write_text("a,b\n1,x\n")
+    path = str(tmp_path / "t.csv")
+    missing = Dataset.Tabular.from_delimited_files(path, set_column_types={"c": int})
+    with pytest.raises(UserErrorException, match=r"column\(s\) \['c'\] that the files do not"):
+        missing.to_pandas_dataframe()
+    bad = Dataset.Tabular.from_delimited_files(path, set_column_types={"b": int})
+    with pytest.raises(UserErrorException, match=r"Column 'b' cannot be read as 'int'"):
+        bad.to_pandas_dataframe()
+
+
 def test_mnist_file_dataset_lists_the_npz_files():
     dataset = MNIST.get_file_dataset()
     assert dataset.to_path() == [
