@@ -355,3 +355,10 @@ class DatasetPathNotFound(UserErrorException):
     """Dataset.File/Tabular.from_*(validate=True) found no file at a path."""
 
     http_status = 400
+
+
+class InvalidModelRequest(WebserviceException, UserErrorException):
+    """A bad model call (missing local path, download clash, no name): v1 raises
+    WebserviceException for these, so both v1's and Runyard's ``except`` clauses catch it."""
+
+    http_status = 400

@@ -13,8 +13,8 @@ from runyard._entities import ModelVersion
 from runyard._services import tracking
 from runyard._store.artifacts import check_artifact_name
 from runyard.exceptions import (
+    InvalidModelRequest,
     ModelPathNotFoundException,
-    UserErrorException,
     WebserviceException,
 )
 
@@ -39,13 +39,13 @@ def _check_meta(tags: Any, properties: Any) -> tuple[dict[str, Any], dict[str, s
         if value is None:
             return {}
         if not isinstance(value, Mapping):
-            raise UserErrorException(
+            raise InvalidModelRequest(
                 f"Model {what} must be a dict of str to str, got {type(value).__name__}."
             )
         out = {}
         for k, v in value.items():
             if not isinstance(k, str) or not k:
-                raise UserErrorException(f"Model {what} key {k!r} must be a non-empty str.")
+                raise InvalidModelRequest(f"Model {what} key {k!r} must be a non-empty str.")
             out[k] = None if v is None and what == "tags" else str(v)
         return out
 
@@ -69,7 +69,7 @@ def register_local(
     tags_m, props_m = _check_meta(tags, properties)
     src = Path(model_path) if isinstance(model_path, str | Path) else None
     if src is None or not src.exists():
-        raise UserErrorException(
+        raise InvalidModelRequest(
             f"Model path {model_path!r} does not exist. Model.register takes a local file or "
             "folder; to register a file of a run, use run.register_model(name, "
             "model_path='outputs/...')."
@@ -118,7 +118,7 @@ def _local_files(src: Path, child_paths: Collection[str] | None) -> list[tuple[s
         wanted = {check_artifact_name(c) for c in child_paths}
         missing = sorted(wanted - {rel for rel, _ in files})
         if missing:
-            raise UserErrorException(
+            raise InvalidModelRequest(
                 f"child_paths {missing} are not files under {str(src)!r}; list paths relative "
                 "to the model folder."
             )
@@ -205,7 +205,7 @@ def _filters(what: str, value: Any) -> Any:
         elif isinstance(item, list | tuple) and len(item) == 2:
             out[str(item[0])] = str(item[1])
         else:
-            raise UserErrorException(
+            raise InvalidModelRequest(
                 f"Model.list {what} filter item {item!r} is not valid: use a key 'k' or a "
                 "pair ['k', 'v']."
             )
@@ -226,7 +226,7 @@ def download_model(services: Services, mv: ModelVersion, target_dir: Any, exist_
     if not exist_ok:
         clashes = [str(d) for _, d in dests if d.exists()]
         if clashes:
-            raise UserErrorException(
+            raise InvalidModelRequest(
                 f"Model {mv.id} cannot be downloaded to {str(target)!r}: these files already "
                 f"exist: {clashes[:20]}. Pass exist_ok=True to overwrite them, or pick another "
                 "target_dir."

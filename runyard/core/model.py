@@ -7,7 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runyard.exceptions import ModelNotFoundException, UserErrorException, WebserviceException
+from runyard.exceptions import (
+    InvalidModelRequest,
+    ModelNotFoundException,
+    WebserviceException,
+)
 
 if TYPE_CHECKING:
     from runyard._entities import ModelVersion
@@ -57,7 +61,7 @@ class Model:
             name, _, ver = id.partition(":")
             version = _int_version(ver) if ver else version
         if not name:
-            raise UserErrorException(
+            raise InvalidModelRequest(
                 "Model() needs a name or an id: Model(ws, name='my-model') or "
                 "Model(ws, id='my-model:3')."
             )
@@ -125,7 +129,8 @@ class Model:
 
         Raises:
             WebserviceException: Bad model name.
-            UserErrorException: model_path does not exist.
+            InvalidModelRequest: model_path does not exist (a WebserviceException and a
+                UserErrorException).
         """
         from runyard._services import registry
 
@@ -185,7 +190,8 @@ class Model:
         """Downloads the version's files; returns the local path of the model.
 
         Raises:
-            UserErrorException: Files already exist there and exist_ok is False.
+            InvalidModelRequest: Files already exist there and exist_ok is False (a
+                WebserviceException, as in v1, and a UserErrorException).
         """
         from runyard._services import registry
 

@@ -170,3 +170,18 @@ def test_get_model_path_with_workspace_downloads(ws, model_file):
     path = Model.get_model_path("clf", _workspace=ws)
     assert path == str(Path("azureml-models") / "clf" / "2" / "model.pkl")
     assert Path(path).read_bytes() == b"weights-v1"
+
+
+def test_bad_model_calls_raise_v1_webservice_exception(ws, model_file, tmp_path):
+    # v1 raises WebserviceException for these; notebooks catch that name.
+    with pytest.raises(WebserviceException, match="'nowhere.pkl' does not exist"):
+        Model.register(ws, "nowhere.pkl", "clf")
+    with pytest.raises(WebserviceException, match="must be a dict"):
+        Model.register(ws, str(model_file), "clf", tags=["k"])
+    assert Model.list(ws) == []
+    with pytest.raises(WebserviceException, match="needs a name or an id"):
+        Model(ws)
+    model = Model.register(ws, str(model_file), "clf")
+    model.download(str(tmp_path / "out"))
+    with pytest.raises(WebserviceException, match="exist_ok=True"):
+        model.download(str(tmp_path / "out"))
