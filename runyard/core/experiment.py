@@ -185,5 +185,14 @@ class Experiment:
 
 def _take_snapshot(services: Any, directory: str) -> str:
     from runyard._services import snapshots
+    from runyard.exceptions import SnapshotException
 
-    return snapshots.take_snapshot(services, directory, services.settings)
+    try:
+        return snapshots.take_snapshot(services, directory, services.settings)
+    except SnapshotException as exc:
+        # snapshot_directory defaults to the cwd, which a notebook rarely means to snapshot.
+        raise SnapshotException(
+            f"Failed to take a snapshot of {directory!r} (start_logging's "
+            f"snapshot_directory). Pass snapshot_directory=None to start_logging to skip "
+            f"the snapshot. {exc}"
+        ) from None

@@ -114,3 +114,20 @@ def test_start_logging_outputs_that_is_a_file_is_refused_before_any_run(ws):
     with pytest.raises(UserErrorException, match="'outputs' is a file; pass outputs="):
         exp.start_logging(snapshot_directory=None)
     assert list(exp.get_runs()) == []
+
+
+def test_start_logging_snapshot_too_big_says_how_to_skip_it(runyard_home, monkeypatch):
+    from pathlib import Path
+
+    from runyard.core import Workspace
+    from runyard.exceptions import SnapshotException
+
+    monkeypatch.setenv("RUNYARD_SNAPSHOT_MAX_FILES", "2")
+    ws = Workspace.create("snap-ws", show_output=False)
+    for i in range(3):
+        Path(f"data{i}.csv").write_text("x")
+    exp = Experiment(ws, "snap")
+    with pytest.raises(SnapshotException, match=r"snapshot_directory=None to start_logging"):
+        exp.start_logging()
+    assert list(exp.get_runs()) == []
+    exp.start_logging(snapshot_directory=None).complete()
