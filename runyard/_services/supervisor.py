@@ -306,6 +306,8 @@ class Supervisor(threading.Thread):
         assert self.proc is not None
         code = self.proc.returncode
         kill_group(self.proc.pid)  # stray children of the job die with it
+        # Kept so that a next agent can finish this run by its exit code if we die now.
+        self.services.store.update_run(self.run_id, runtime={"exit_code": code})
         status = self.services.store.get_run(self.run_id).status
         if status is RunStatus.RUNNING and not self.stop_requested.is_set():
             self._set(RunStatus.FINALIZING, expected={RunStatus.RUNNING})
@@ -376,7 +378,8 @@ def agent_gone_error(agent_pid: Any, status: RunStatus, how: str) -> dict[str, A
 
 def finish_orphan(services: Services, info: RunInfo) -> None:
     """Ends a run whose supervisor is gone (its agent died): keeps every metric it spooled,
-    kills its process group if still alive, uploads what it left, marks it Failed."""
+    kills its process group if still alive, uploads what it left, marks it Failed. A run
+    whose script had already exited (Finalizing, exit code recorded) ends by that code."""
     job_dir = services.layout.jobs_dir / info.run_id
     pid = info.runtime.get("pid")
     if isinstance(pid, int) and process_of_run(pid, info.run_id):
@@ -384,8 +387,19 @@ def finish_orphan(services: Services, info: RunInfo) -> None:
     SpoolIngester(services, info.run_id, job_dir / "spool.bin").ingest()
     for folder in ("logs", "outputs"):
         upload_changed(services, info.run_id, job_dir / "wd" / folder, folder, {})
+    code = info.runtime.get("exit_code")
     if info.status is RunStatus.CANCEL_REQUESTED:
         status, error = RunStatus.CANCELED, None
+    elif info.status is RunStatus.FINALIZING and isinstance(code, int):
+        # The script had ended; only its results' upload was cut short (done above).
+        log.warning("run %s: finalized after its agent died (exit code %s)", info.run_id, code)
+        status, error = RunStatus.COMPLETED, None
+        if code != 0:
+            script = str(info.definition.get("script", "?"))
+            status = RunStatus.FAILED
+            error = failure_error(
+                script, code, log_file(services, info.run_id, "70_driver_log.txt")
+            )
     else:
         status = RunStatus.FAILED
         error = agent_gone_error(info.runtime.get("agent_pid"), info.status, "died")

@@ -79,3 +79,33 @@ def test_stopped_agent_fails_its_runs_with_agent_stopped(services, source) -> No
     assert "was stopped" in done.error["message"]
     assert not pid_alive(job_pid)
     assert services.store.get_metrics(info.run_id)["value"].values == list(range(N))
+
+
+BIG_OUTPUTS = (
+    "import os\n"
+    "from runyard.core.run import Run\n"
+    "Run.get_context().log('acc', 0.9)\n"
+    "os.makedirs('outputs', exist_ok=True)\n"
+    "for i in range(30):\n"
+    "    open(f'outputs/part{i:02d}.bin', 'wb').write(os.urandom(8 * 1024 * 1024))\n"
+    "print('MARKER-WROTE', flush=True)\n"
+)
+
+
+def test_agent_killed_while_finalizing_ends_the_run_by_its_exit_code(services, source) -> None:
+    info = submit(services, source(**{"train.py": BIG_OUTPUTS}))
+    wait_until(
+        lambda: services.store.get_run(info.run_id).status is RunStatus.FINALIZING,
+        60,
+        "the run to reach Finalizing (uploading 240 MB of outputs)",
+    )
+    os.kill(agent_pid(services.layout), signal.SIGKILL)
+
+    done = wait(services, info.run_id)  # a new agent reconciles the run
+
+    assert done.status is RunStatus.COMPLETED, done.error
+    assert done.error is None
+    names = services.artifacts.list(f"runs/{info.run_id}/outputs/")
+    assert len(names) == 30
+    assert services.store.get_metrics(info.run_id)["acc"].values == [0.9]
+    assert not (services.layout.jobs_dir / info.run_id).exists()
