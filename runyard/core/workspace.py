@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from runyard._config import Settings, WorkspaceLayout
 from runyard._services import workspaces as _ws
+from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:
     from runyard._services import Services
@@ -278,7 +280,21 @@ class Workspace:
         if self._opened is None:
             from runyard._services import open_services
 
-            self._opened = open_services(self._layout, self._settings)
+            try:
+                self._opened = open_services(self._layout, self._settings)
+            except ModuleNotFoundError as exc:
+                # A job in a built environment has Runyard's light side on its path but not
+                # the store's libraries (Model.get_model_path, Model(ws, ...) in a script).
+                if (exc.name or "").split(".")[0] not in ("sqlalchemy", "alembic"):
+                    raise
+                raise UserErrorException(
+                    f"This call needs the store of workspace {self.name!r}, and SQLAlchemy is "
+                    f"not installed in this Python ({sys.executable}); a job's built "
+                    "environment gets only Runyard's light job side. Make the call from the "
+                    "driver (e.g. download the model there and ship it with the source "
+                    "directory), or add 'sqlalchemy' and 'alembic' to the environment's "
+                    "pip_packages."
+                ) from None
         return self._opened
 
     # ---- collections (each a fresh read, like v1's service calls) ----------------------

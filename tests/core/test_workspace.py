@@ -151,3 +151,25 @@ def test_collections_and_get_run(ws):
     ComputeTarget.create(ws, "cpu", AmlCompute.provisioning_configuration(max_nodes=1))
     assert list(ws.compute_targets) == ["cpu"]
     assert ws.get_run(run.id).id == run.id
+
+
+def test_store_call_without_sqlalchemy_says_what_to_do(ws):
+    # What a job in a built environment sees: Runyard's light side, no SQLAlchemy.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.modules['sqlalchemy'] = None\n"  # import sqlalchemy -> ModuleNotFoundError
+        "from runyard.core import Model, Workspace\n"
+        "from runyard.exceptions import UserErrorException\n"
+        "ws = Workspace.get('test-ws')\n"
+        "try:\n"
+        "    Model(ws, 'clf')\n"
+        "except UserErrorException as exc:\n"
+        "    print('REFUSED', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "REFUSED" in out.stdout, out.stderr
+    assert "SQLAlchemy is not installed" in out.stdout
+    assert "'sqlalchemy' and 'alembic'" in out.stdout and "test-ws" in out.stdout
