@@ -73,6 +73,18 @@ def _check_arguments(arguments: Sequence[Any] | None) -> list[str]:
     return out
 
 
+def _check_max_duration(definition: Mapping[str, Any] | None) -> None:
+    value = (definition or {}).get("maxRunDurationSeconds")
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise UserErrorException(
+            f"max_run_duration_seconds={value!r} is not a positive number of seconds; pass "
+            "e.g. ScriptRunConfig(..., max_run_duration_seconds=3600), or leave the default "
+            "(2592000, 30 days)."
+        )
+
+
 def _check_target(services: Services, target: Any) -> str:
     """'local' or the name of a compute target of this workspace that can run jobs."""
     from runyard._compute import BACKENDS
@@ -131,6 +143,7 @@ def submit_script_run(
     source = check_source_directory(source_directory)
     script_rel = _check_script(source, script)
     args = _check_arguments(arguments)
+    _check_max_duration(definition)
     target_name = _check_target(services, target)
     env_vars = {str(k): str(v) for k, v in (environment_variables or {}).items()}
     snapshot_id = take_snapshot(services.layout, source, services.settings)

@@ -156,6 +156,8 @@ class Supervisor(threading.Thread):
         self.job_dir = services.layout.jobs_dir / run_id
         self.proc: subprocess.Popen[bytes] | None = None
         self.target = "local"
+        self.max_duration: float | None = None  # maxRunDurationSeconds of the definition
+        self.timed_out = False
 
     def run(self) -> None:
         try:
@@ -203,6 +205,7 @@ class Supervisor(threading.Thread):
         )
         if self._set(RunStatus.RUNNING, expected={RunStatus.STARTING}) is None:
             kill_group(self.proc.pid)
+        self.max_duration = info.definition.get("maxRunDurationSeconds")
         self._follow(workdir)
         self._finish(info, workdir)
 
@@ -282,6 +285,7 @@ class Supervisor(threading.Thread):
         seen: dict[str, tuple[int, int]] = {}
         self.ingester, self.seen_logs = ingester, seen
         killing_since: float | None = None
+        deadline = _now() + self.max_duration if self.max_duration else None
         while True:
             try:
                 self.proc.wait(timeout=TICK)
@@ -290,11 +294,27 @@ class Supervisor(threading.Thread):
                 pass
             ingester.ingest()
             upload_changed(self.services, self.run_id, workdir / "logs", "logs", seen)
+            if killing_since is None and deadline is not None and _now() > deadline:
+                self._time_out()
             if killing_since is None and self._should_kill():
                 kill_group(self.proc.pid, signal.SIGTERM)
                 killing_since = _now()
             elif killing_since is not None and _now() - killing_since > KILL_GRACE:
                 kill_group(self.proc.pid)
+
+    def _time_out(self) -> None:
+        """max_run_duration_seconds has passed: the run is canceled (v1: "the system will
+        attempt to automatically cancel the run")."""
+        if self._set(RunStatus.CANCEL_REQUESTED, expected={RunStatus.RUNNING}) is None:
+            return  # finished or canceled meanwhile
+        self.timed_out = True
+        self.services.store.update_run(self.run_id, runtime={"timed_out": self.max_duration})
+        append_driver_log(
+            self.services,
+            self.run_id,
+            f"Runyard: the run exceeded max_run_duration_seconds={self.max_duration:g}; "
+            "canceling it.",
+        )
 
     def _should_kill(self) -> bool:
         if self.stop_requested.is_set():
@@ -318,6 +338,8 @@ class Supervisor(threading.Thread):
             final, error = RunStatus.FAILED, agent_gone_error(self.agent_pid, status, "stopped")
         elif status is RunStatus.CANCEL_REQUESTED:
             final = RunStatus.CANCELED
+            if self.timed_out:
+                error = timeout_error(self.max_duration)
         elif code == 0:
             final = RunStatus.COMPLETED
         else:
@@ -358,6 +380,17 @@ def _now() -> float:
     return time.monotonic()
 
 
+def timeout_error(limit: Any) -> dict[str, Any]:
+    return {
+        "code": "MaxRunDurationExceeded",
+        "message": (
+            f"The run was canceled because it ran longer than max_run_duration_seconds="
+            f"{limit:g}. Pass a larger value, e.g. ScriptRunConfig(..., "
+            "max_run_duration_seconds=...) (v1's default is 2592000, 30 days)."
+        ),
+    }
+
+
 # ---- runs whose supervisor is gone -------------------------------------------------------
 
 
@@ -390,6 +423,8 @@ def finish_orphan(services: Services, info: RunInfo) -> None:
     code = info.runtime.get("exit_code")
     if info.status is RunStatus.CANCEL_REQUESTED:
         status, error = RunStatus.CANCELED, None
+        if info.runtime.get("timed_out"):
+            error = timeout_error(info.runtime["timed_out"])
     elif info.status is RunStatus.FINALIZING and isinstance(code, int):
         # The script had ended; only its results' upload was cut short (done above).
         log.warning("run %s: finalized after its agent died (exit code %s)", info.run_id, code)

@@ -52,3 +52,35 @@ def test_failed_run_raises_with_the_last_error_lines(ws, services, source) -> No
     details = run.wait_for_completion(raise_on_error=False)
     assert details["error"]["error"]["code"] == "UserError"
     assert details["error"]["error"]["exit_code"] == 1
+
+
+def test_max_run_duration_cancels_the_run_with_the_reason(ws, services, source) -> None:
+    script = "import time\nprint('started', flush=True)\ntime.sleep(60)\n"
+    config = ScriptRunConfig(
+        source_directory=str(source(**{"train.py": script})),
+        script="train.py",
+        max_run_duration_seconds=1,
+    )
+    run = Experiment(ws, "timeouts").submit(config)
+    details = run.wait_for_completion()  # Canceled is not Failed: no raise (v1)
+    assert details["status"] == "Canceled"
+    assert details["error"]["error"]["code"] == "MaxRunDurationExceeded"
+    assert "max_run_duration_seconds=1" in details["error"]["error"]["message"]
+    log = services.artifacts.read_bytes(f"runs/{run.id}/azureml-logs/70_driver_log.txt")
+    assert b"started" in log and b"exceeded max_run_duration_seconds=1" in log
+
+
+@pytest.mark.parametrize("value", [0, -5, "3600", True])
+def test_bad_max_run_duration_is_refused_before_anything_is_stored(
+    ws, services, source, value
+) -> None:
+    from runyard.exceptions import UserErrorException
+
+    config = ScriptRunConfig(
+        source_directory=str(source(**{"train.py": "print(1)\n"})),
+        script="train.py",
+        max_run_duration_seconds=value,
+    )
+    with pytest.raises(UserErrorException, match=r"max_run_duration_seconds=.* positive"):
+        Experiment(ws, "timeouts").submit(config)
+    assert services.store.list_runs(include_children=True) == []
