@@ -65,13 +65,28 @@ class SpoolIngester:
         try:
             store.log_metrics(self.run_id, points, spool_offset=end)
         except MetricTypeConflict:
-            # Another writer (an interactive session) fixed a kind first: keep what fits.
+            # Another writer (a second process of the job) fixed a kind first: keep what
+            # fits, and say in the driver log (where the user looks) what was refused.
+            refused: dict[str, str] = {}
             for point in points:
                 try:
                     store.log_metrics(self.run_id, [point])
                 except MetricTypeConflict as exc:
-                    log.warning("run %s: %s", self.run_id, exc)
+                    refused.setdefault(point.name, str(exc))
             store.log_metrics(self.run_id, [], spool_offset=end)
+            if refused:
+                self._report(refused)
+
+    def _report(self, refused: Mapping[str, str]) -> None:
+        from runyard._services.supervisor import append_driver_log
+
+        for message in refused.values():
+            log.warning("run %s: %s", self.run_id, message)
+        append_driver_log(
+            self.services,
+            self.run_id,
+            *(f"Runyard: values of metric {n!r} were not kept: {m}" for n, m in refused.items()),
+        )
 
 
 # ---- uploads -----------------------------------------------------------------------------

@@ -128,3 +128,31 @@ def test_job_sees_v1_variables_with_its_experiment_id(ws, services, source) -> N
     assert "AZUREML_ARM_WORKSPACE_NAME=[test-ws]" in log
     assert "AZUREML_ENTRY_SCRIPT=[train.py]" in log
     assert "AZUREML_WORKSPACE_ID=[]" not in log
+
+
+CONFLICT_JOB = """
+import subprocess, sys
+from azureml.core.run import Run
+run = Run.get_context()
+run.log('m', 1)
+run.log('ok', 1)
+# A second process of the same job logs 'm' as a list: only the store can see the clash.
+child = "from azureml.core.run import Run; Run.get_context().log_list('m', [1, 2])"
+subprocess.run([sys.executable, '-c', child], check=True)
+run.log('ok', 2)
+print('SCRIPT-END', flush=True)
+"""
+
+
+def test_kind_conflict_between_job_processes_is_reported_in_the_driver_log(
+    services, source
+) -> None:
+    info = submit(services, source(**{"train.py": CONFLICT_JOB}))
+    done = wait(services, info.run_id)
+    log = driver_log(services, info.run_id)
+    assert done.status is RunStatus.COMPLETED, log
+    metrics = services.store.get_metrics(info.run_id)
+    assert metrics["m"].kind is MetricKind.SCALAR and metrics["m"].values == [1]
+    assert metrics["ok"].values == [1, 2]
+    assert "Runyard: values of metric 'm' were not kept:" in log
+    assert "was logged as a scalar; it cannot also be logged as a list" in log
