@@ -188,6 +188,10 @@ class Supervisor(threading.Thread):
             python = self._prepare(info)
             if python is None:
                 return self._end_failed()
+        if self.stop_requested.is_set():  # the agent is stopping: never start the script
+            status = store.get_run(self.run_id).status
+            self._set(RunStatus.FAILED, agent_gone_error(self.agent_pid, status, "stopped"))
+            return self._end_failed()
         if self._set(RunStatus.STARTING, expected={RunStatus.PREPARING}) is None:
             return self._end_early()
         workdir = materialize(self.services.layout, info.definition["snapshot_id"], self._wd)

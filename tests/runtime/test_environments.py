@@ -118,3 +118,58 @@ def test_store_call_inside_a_built_env_job_says_what_to_do(ws, services, source)
     assert "SQLAlchemy is not installed in the job's environment" in message
     assert "'sqlalchemy' and 'alembic'" in message
     assert run.get_metrics() == {"kept": 1}  # what was logged before the error is kept
+
+
+def _hold_build_lock(services, env: Environment):
+    """Takes the build lock of env's spec, as another builder would: the run waits in
+    Preparing until it is released."""
+    import fcntl
+    import os
+
+    from runyard._envs import resolve_spec
+
+    envs = services.settings.home / "envs"
+    envs.mkdir(parents=True, exist_ok=True)
+    spec_hash = resolve_spec(env._serialize_to_dict()).spec.hash
+    fd = os.open(envs / f"{spec_hash}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def test_agent_stopped_while_preparing_never_starts_the_script(ws, services, source) -> None:
+    import os
+    import threading
+    import time
+
+    from runyard._services.agent import stop_agent
+    from tests.runtime.conftest import wait_until
+
+    env = six_env("stop-env")
+    fd = _hold_build_lock(services, env)
+    marker = services.settings.home.parent / "script-ran"
+    script = f"open({str(marker)!r}, 'w').write('ran')\n"
+    run = Experiment(ws, "envs").submit(
+        ScriptRunConfig(source(**{"train.py": script}), "train.py", environment=env)
+    )
+    wait_until(lambda: "waiting for it" in _build_log_text(services, run.id), 30)
+    stopper = threading.Thread(target=stop_agent, args=(services.layout,), kwargs={"timeout": 60})
+    stopper.start()
+    wait_until(lambda: not _agent_listening(services), 10, "the agent to start stopping")
+    time.sleep(0.3)  # it closes its wake-up FIFO just before telling supervisors to stop
+    os.close(fd)  # the build goes on (and succeeds) under a stopping agent
+    stopper.join(90)
+    info = services.store.get_run(run.id)
+    assert info.status is RunStatus.FAILED
+    assert info.error["code"] == "AgentStopped"
+    assert info.start_time is None and not marker.exists()
+
+
+def _build_log_text(services, run_id: str) -> str:
+    path = services.artifacts.local_path(f"runs/{run_id}/azureml-logs/20_image_build_log.txt")
+    return path.read_text() if path is not None and path.exists() else ""
+
+
+def _agent_listening(services) -> bool:
+    from runyard._services.agent import wake
+
+    return wake(services.layout)
