@@ -145,7 +145,7 @@ def submit_script_run(
     args = _check_arguments(arguments)
     _check_max_duration(definition)
     target_name = _check_target(services, target)
-    env_vars = {str(k): str(v) for k, v in (environment_variables or {}).items()}
+    env_vars = _checked_environment_variables(environment_variables)
     snapshot_id = take_snapshot(services.layout, source, services.settings)
     run_definition = {
         **(definition or {}),
@@ -200,3 +200,26 @@ def cancel_run(services: Services, run_id: str) -> RunInfo:
         # A dead agent's runs are ended by the next agent's reconcile.
         ensure_agent(services.layout, services.settings)
     return requested
+
+
+def _checked_environment_variables(variables: Mapping[str, Any] | None) -> dict[str, str]:
+    """Names must be usable in a process environment; values str or plain numbers."""
+    if variables is not None and not isinstance(variables, Mapping):
+        raise UserErrorException(
+            f"environment_variables must be a dict of name -> value, got "
+            f"{type(variables).__name__}."
+        )
+    checked: dict[str, str] = {}
+    for key, value in (variables or {}).items():
+        if not isinstance(key, str) or not key or "=" in key or "\x00" in key:
+            raise UserErrorException(
+                f"Environment variable name {key!r} is not valid: use a non-empty str without "
+                "'=', e.g. {'MY_SETTING': '1'}."
+            )
+        if not isinstance(value, str | int | float):
+            raise UserErrorException(
+                f"Environment variable {key}={value!r} must be a str or a number, not "
+                f"{type(value).__name__}; pass str(value) if that is what you mean."
+            )
+        checked[key] = str(value)
+    return checked

@@ -122,7 +122,7 @@ class ScriptRunConfig:
             )
         script = self._checked_script()
         arguments, data = _arguments_and_data(self.arguments, self.run_config.data)
-        env_vars = dict(self.run_config.environment_variables or {})
+        env_vars = self._environment_variables()
         info = jobs.submit_script_run(
             experiment.workspace._services,
             experiment_name=experiment.name,
@@ -135,6 +135,15 @@ class ScriptRunConfig:
             definition=self._definition(script, arguments, data),
         )
         return Run(experiment, info.run_id, _run_info=info)
+
+    def _environment_variables(self) -> dict[str, Any]:
+        """The job's variables: the Environment's (deprecated in v1, still applied at run
+        time), overridden by run_config.environment_variables. The jobs service checks them."""
+        merged: dict[str, str] = {}
+        if self.run_config._environment_set:
+            merged.update(getattr(self.run_config.environment, "environment_variables", {}) or {})
+        merged.update(self.run_config.environment_variables or {})
+        return merged
 
     def _checked_script(self) -> str:
         source = Path(self.source_directory)
@@ -204,11 +213,17 @@ def _arguments_and_data(
 ) -> tuple[list[str], dict[str, Any]]:
     """argv as stored (datasets as v1's ``DatasetConsumptionConfig:<name>`` tokens) and
     the run's ``data`` entries: datasets in arguments first, then run_config.data."""
-    from runyard.train._script_params import DATASET_TOKEN, is_dataset_consumption
+    from runyard.train._script_params import (
+        DATASET_TOKEN,
+        as_run_input,
+        is_dataset_consumption,
+        plain_scalar,
+    )
 
     argv: list[str] = []
     data: dict[str, Any] = {}
-    for value in arguments:
+    for raw in arguments:
+        value = plain_scalar(as_run_input(raw))
         if is_dataset_consumption(value):
             data.setdefault(value.name, value._to_run_data())
             argv.append(DATASET_TOKEN.format(value.name))
