@@ -143,6 +143,11 @@ class _SubmittedRun(Run):
     def complete(self, _set_status: bool = True) -> None:
         """Does nothing: the runtime sets Completed from the script's exit code (as v1)."""
 
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        # `with Run.get_context() as run:` in a job: the exception (if any) propagates and
+        # the script's exit code sets the status; no advice about run.fail() is due here.
+        return None
+
     def fail(self, error_details: Any = None, error_code: str | None = None, **kw: Any) -> None:
         """Changes nothing (as v1): the runtime sets the status from the exit code. Exit
         with a non-zero code (raise, or sys.exit(1)) to end the run Failed."""

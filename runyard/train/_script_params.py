@@ -58,14 +58,14 @@ def flatten_script_params(script_params: Mapping[Any, Any] | None) -> list[Any]:
         values: Iterable[Any] = value if isinstance(value, (list, tuple)) else [value]
         for item in values:
             _check_not_raw_dataset(key, item)
-            items.append(_plain_scalar(item))
+            items.append(plain_scalar(item))
     # 0 and False are real values; only None and '' mean "flag without a value".
     return [
         item for item in items if item is not None and not (isinstance(item, str) and item == "")
     ]
 
 
-def _plain_scalar(value: Any) -> Any:
+def plain_scalar(value: Any) -> Any:
     """A numpy scalar (``np.int64(5)``, ``np.float32(0.5)``, ``np.bool_``) as the Python
     value it holds, so it reaches argv as ``5``; anything else as it is."""
     if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
