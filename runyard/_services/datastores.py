@@ -170,8 +170,7 @@ def download(
                 advance()
     if skipped:
         log.warning(
-            "Skipped %d file(s) that already exist under %s; pass overwrite=True to replace "
-            "them.",
+            "Skipped %d file(s) that already exist under %s; pass overwrite=True to replace them.",
             skipped,
             target,
         )

@@ -72,9 +72,7 @@ def run_tutorial(project_dir: Path | None = None, *, epochs: int = 10) -> dict[s
         print("== Found existing compute target.")
     except ComputeTargetException:
         print("== Creating a new compute target...")
-        compute_config = AmlCompute.provisioning_configuration(
-            vm_size="STANDARD_NC6", max_nodes=4
-        )
+        compute_config = AmlCompute.provisioning_configuration(vm_size="STANDARD_NC6", max_nodes=4)
         compute_target = ComputeTarget.create(ws, cluster_name, compute_config)
     compute_target.wait_for_completion(show_output=True)
     print(compute_target.get_status().serialize())
