@@ -232,6 +232,18 @@ class EnvironmentBuildFailed(RunyardError):
         )
 
 
+class EnvironmentBuildStopped(RunyardError):
+    """The build was stopped on purpose (the run was canceled or its agent is stopping)."""
+
+    def __init__(self, spec_hash: str, step: str) -> None:
+        self.spec_hash = spec_hash
+        super().__init__(
+            f"Building environment {spec_hash[:12]} was stopped while {step}, because its run "
+            "was canceled or the agent is stopping. Nothing was kept; the next run that needs "
+            "it builds it again."
+        )
+
+
 class EnvironmentNotFound(NotFoundError, UserErrorException):
     def __init__(self, name: str, version: str | None = None) -> None:
         which = (

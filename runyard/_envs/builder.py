@@ -12,10 +12,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -24,11 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runyard._envs.spec import EnvSpec
-from runyard.exceptions import EnvironmentBuildFailed, InvalidEnvironmentDefinition
+from runyard.exceptions import (
+    EnvironmentBuildFailed,
+    EnvironmentBuildStopped,
+    InvalidEnvironmentDefinition,
+)
 
 MARKER = "runyard-env.json"
 LogFn = Callable[[str], None]
 _TAIL_LINES = 60
+_POLL_SECONDS = 0.25  # how often a build checks its timeout and should_stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +47,9 @@ class BuildSettings:
     host_python: str
     uv_cache_dir: Path | None = None
     timeout_seconds: float = 3600.0
+    # Polled while uv runs and while waiting for another build's lock: True stops the build
+    # (the run was canceled, or its agent is stopping) and nothing is kept.
+    should_stop: Callable[[], bool] | None = None
 
 
 def default_build_settings(
@@ -87,6 +97,7 @@ def ensure_env(spec: EnvSpec, settings: BuildSettings, log: LogFn) -> BuiltEnv:
 
     Raises:
         EnvironmentBuildFailed: uv failed; the message carries uv's own output.
+        EnvironmentBuildStopped: settings.should_stop() turned True; nothing was kept.
     """
     if spec.user_managed:
         python = spec.interpreter_path or "python"
@@ -108,7 +119,7 @@ def ensure_env(spec: EnvSpec, settings: BuildSettings, log: LogFn) -> BuiltEnv:
         log(f"Environment {spec_hash[:12]} found in the cache at {found.path}; reusing it.")
         return found
     settings.envs_root.mkdir(parents=True, exist_ok=True)
-    with _locked(settings.envs_root / f"{spec_hash}.lock", log, spec_hash):
+    with _locked(settings.envs_root / f"{spec_hash}.lock", log, spec_hash, settings.should_stop):
         found = lookup(settings.envs_root, spec_hash)
         if found is not None:
             log(f"Environment {spec_hash[:12]} was built by another run; reusing it.")
@@ -117,16 +128,29 @@ def ensure_env(spec: EnvSpec, settings: BuildSettings, log: LogFn) -> BuiltEnv:
 
 
 class _locked:
-    def __init__(self, path: Path, log: LogFn, spec_hash: str) -> None:
-        self._path, self._log, self._hash = path, log, spec_hash
+    def __init__(
+        self, path: Path, log: LogFn, spec_hash: str, should_stop: Callable[[], bool] | None
+    ) -> None:
+        self._path, self._log, self._hash, self._stop = path, log, spec_hash, should_stop
 
     def __enter__(self) -> None:
         self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._log(f"Another process is building environment {self._hash[:12]}; waiting for it.")
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        waiting = False
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if not waiting:
+                    self._log(
+                        f"Another process is building environment {self._hash[:12]}; "
+                        "waiting for it."
+                    )
+                    waiting = True
+            if self._stop is not None and self._stop():
+                os.close(self._fd)
+                raise EnvironmentBuildStopped(self._hash, "waiting for another build of it")
+            time.sleep(_POLL_SECONDS)
 
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -268,15 +292,25 @@ def _run(
         text=True,
         errors="replace",
         cwd=settings.envs_root,
+        start_new_session=True,  # so a kill reaches the build backends uv started too
     ) as proc:
-        # A watchdog, because a hung uv prints nothing that a per-line check could see.
-        timed_out = threading.Event()
+        # A watchdog thread, because a hung uv prints nothing that a per-line check could
+        # see; it also stops the build when settings.should_stop says so.
+        timed_out, stopped, done = threading.Event(), threading.Event(), threading.Event()
+        deadline = time.monotonic() + settings.timeout_seconds
 
-        def kill() -> None:
-            timed_out.set()
-            proc.kill()
+        def watch() -> None:
+            while not done.wait(_POLL_SECONDS):
+                if time.monotonic() > deadline:
+                    timed_out.set()
+                elif settings.should_stop is not None and settings.should_stop():
+                    stopped.set()
+                else:
+                    continue
+                _kill_group(proc)
+                return
 
-        watchdog = threading.Timer(settings.timeout_seconds, kill)
+        watchdog = threading.Thread(target=watch, name="uv-watchdog", daemon=True)
         watchdog.start()
         try:
             assert proc.stdout is not None
@@ -287,13 +321,21 @@ def _run(
                 del tail[:-_TAIL_LINES]
             code = proc.wait()
         finally:
-            watchdog.cancel()
+            done.set()
+            watchdog.join()
             if proc.poll() is None:
-                proc.kill()
+                _kill_group(proc)
+    if stopped.is_set():
+        raise EnvironmentBuildStopped(spec_hash, step)
     if timed_out.is_set():
         tail.append(f"(killed after the build timeout of {settings.timeout_seconds:.0f} s)")
     if code != 0:
         raise EnvironmentBuildFailed(spec_hash, step, "\n".join(tail))
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _venv_version(env_dir: Path) -> str:

@@ -26,19 +26,26 @@ def has_environment(definition: Mapping[str, Any]) -> bool:
 
 
 def prepare_environment(
-    services: Services, definition: Mapping[str, Any], log: Callable[[str], None]
+    services: Services,
+    definition: Mapping[str, Any],
+    log: Callable[[str], None],
+    should_stop: Callable[[], bool] | None = None,
 ) -> str:
     """Builds or reuses the run's environment; returns the interpreter to run with.
 
     Raises:
         RunyardError: the spec is bad or the build failed (uv's own output in the message).
+        EnvironmentBuildStopped: ``should_stop()`` turned True during the build.
     """
+    import dataclasses
+
     from runyard._envs import default_build_settings, ensure_env, resolve_spec
 
     resolved = resolve_spec(definition["environment"])
     for note in resolved.notes:
         log(note)
     build = default_build_settings(services.settings.home, host_python=sys.executable)
+    build = dataclasses.replace(build, should_stop=should_stop)
     return ensure_env(resolved.spec, build, log=log).python
 
 

@@ -26,7 +26,7 @@ from runyard._services import Services
 from runyard._services import job_setup as setup
 from runyard._services.job_results import SpoolIngester, upload_changed
 from runyard._services.snapshots import materialize
-from runyard.exceptions import RunyardError
+from runyard.exceptions import EnvironmentBuildStopped, RunyardError
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ class Supervisor(threading.Thread):
         if setup.has_environment(info.definition):
             python = self._prepare(info)
             if python is None:
-                return self._end_failed()
+                return self._end_unprepared()
         if self.stop_requested.is_set():  # the agent is stopping: never start the script
             status = store.get_run(self.run_id).status
             self._set(RunStatus.FAILED, agent_gone_error(self.agent_pid, status, "stopped"))
@@ -234,12 +234,23 @@ class Supervisor(threading.Thread):
                 f.flush()
 
             try:
-                return setup.prepare_environment(self.services, info.definition, line)
+                return setup.prepare_environment(
+                    self.services, info.definition, line, should_stop=self._should_stop_build
+                )
+            except EnvironmentBuildStopped as exc:
+                line(str(exc))
+                return None  # _run ends the run: Canceled, or Failed (AgentStopped)
             except RunyardError as exc:
                 message = f"Preparing the run's environment failed: {exc}"
                 line(message)
                 self._set(RunStatus.FAILED, {"code": type(exc).__name__, "message": message})
                 return None
+
+    def _should_stop_build(self) -> bool:
+        if self.stop_requested.is_set():
+            return True
+        status = self.services.store.get_run(self.run_id).status
+        return status is RunStatus.CANCEL_REQUESTED or status.is_terminal()
 
     def _start(
         self,
@@ -367,6 +378,16 @@ class Supervisor(threading.Thread):
     def _end_failed(self) -> None:
         self._upload_own_logs()
         self._cleanup()
+
+    def _end_unprepared(self) -> None:
+        """No interpreter: the build failed (the run is Failed already), or it was stopped
+        because the run was canceled (-> Canceled) or the agent is stopping (-> Failed)."""
+        status = self.services.store.get_run(self.run_id).status
+        if status is RunStatus.CANCEL_REQUESTED:
+            self._set(RunStatus.CANCELED)
+        elif not status.is_terminal():
+            self._set(RunStatus.FAILED, agent_gone_error(self.agent_pid, status, "stopped"))
+        self._end_failed()
 
     def _end_early(self) -> None:
         status = self.services.store.get_run(self.run_id).status

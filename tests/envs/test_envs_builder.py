@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 
 from runyard._envs import BuildSettings, EnvSpec, ensure_env, list_envs, lookup, prune
-from runyard.exceptions import EnvironmentBuildFailed, InvalidEnvironmentDefinition
+from runyard.exceptions import (
+    EnvironmentBuildFailed,
+    EnvironmentBuildStopped,
+    InvalidEnvironmentDefinition,
+)
 
 from .conftest import REPO, LogLines
 
@@ -77,6 +81,31 @@ def test_failed_build_leaves_nothing_and_carries_uvs_message(
     assert "failed while installing the packages" in text
     assert "runyard-no-such-package-xyz was not found in the package registry" in text
     assert "Nothing was kept" in text
+    assert leftovers(build_settings.envs_root) == []
+    assert lookup(build_settings.envs_root, spec.hash) is None
+
+
+def test_should_stop_kills_uv_and_keeps_nothing(
+    build_settings: BuildSettings, log: LogLines, tmp_path: Path
+):
+    import dataclasses
+
+    # A local package whose build takes a minute: uv is busy building it when we stop.
+    slow = tmp_path / "slowpkg"
+    slow.mkdir()
+    (slow / "setup.py").write_text(
+        "import time\ntime.sleep(60)\nfrom setuptools import setup\n"
+        "setup(name='slowpkg', version='1.0')\n"
+    )
+    asked = time.monotonic()
+    settings = dataclasses.replace(
+        build_settings, should_stop=lambda: time.monotonic() - asked > 3
+    )
+    spec = EnvSpec(python_version=None, requirements=(f"slowpkg @ {slow.as_uri()}",))
+    with pytest.raises(EnvironmentBuildStopped) as info:
+        ensure_env(spec, settings, log)
+    assert time.monotonic() - asked < 30  # stopped, not waited out
+    assert "was stopped while" in str(info.value) and "Nothing was kept" in str(info.value)
     assert leftovers(build_settings.envs_root) == []
     assert lookup(build_settings.envs_root, spec.hash) is None
 

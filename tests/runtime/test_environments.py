@@ -173,3 +173,28 @@ def _agent_listening(services) -> bool:
     from runyard._services.agent import wake
 
     return wake(services.layout)
+
+
+def test_cancel_while_preparing_stops_the_build_and_ends_canceled(ws, services, source) -> None:
+    import os
+
+    from tests.runtime.conftest import wait_until
+
+    env = six_env("cancel-env")
+    fd = _hold_build_lock(services, env)  # another build holds it for as long as we like
+    try:
+        marker = services.settings.home.parent / "script-ran-after-cancel"
+        script = f"open({str(marker)!r}, 'w').write('ran')\n"
+        run = Experiment(ws, "envs").submit(
+            ScriptRunConfig(source(**{"train.py": script}), "train.py", environment=env)
+        )
+        wait_until(lambda: "waiting for it" in _build_log_text(services, run.id), 30)
+        run.cancel()
+        # Canceled while the lock is still held: the wait itself was stopped.
+        wait_until(lambda: services.store.get_run(run.id).status.is_terminal(), 15, "Canceled")
+        info = services.store.get_run(run.id)
+        assert info.status is RunStatus.CANCELED
+        assert info.start_time is None and not marker.exists()
+        assert "was stopped while waiting for another build" in _build_log_text(services, run.id)
+    finally:
+        os.close(fd)
