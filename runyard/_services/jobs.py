@@ -165,6 +165,8 @@ def submit_script_run(
         parent_run_id=parent_run_id,
         display_name=display_name,
         tags=dict(tags or {}),
+        # v1 records the snapshot as an immutable property of the run.
+        properties={"ContentSnapshotId": snapshot_id},
         definition=run_definition,
     )
     ensure_agent(services.layout, services.settings)

@@ -190,3 +190,16 @@ def materialize(layout: WorkspaceLayout, snapshot_id: str, dest: str | os.PathLi
         shutil.copyfile(blobs / sha, target)
         os.chmod(target, mode)
     return dest
+
+
+def restore(layout: WorkspaceLayout, snapshot_id: str, path: str | os.PathLike[str] | None) -> Path:
+    """``run.restore_snapshot``: the snapshot's files in ``path`` (default
+    ``./<snapshot_id>``), which must not exist yet or be an empty folder."""
+    dest = Path(path) if path is not None else Path.cwd() / snapshot_id
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise UserErrorException(
+            f"Cannot restore snapshot {snapshot_id!r} into {str(dest)!r}: it exists and is not "
+            "an empty folder. Pass path= a new or empty folder."
+        )
+    read_manifest(layout, snapshot_id)  # a clear error for an unknown snapshot, before mkdir
+    return materialize(layout, snapshot_id, dest)

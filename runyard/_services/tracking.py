@@ -87,6 +87,11 @@ def start_run(
         parent_run_id=parent_run_id,
         display_name=display_name,
         definition=definition,
+        properties=(
+            {"ContentSnapshotId": definition["snapshotId"]}
+            if definition and definition.get("snapshotId")
+            else None
+        ),
     )
     services.store.update_run(run_id, runtime={"submitted_by": _user()})
     return info

@@ -217,6 +217,28 @@ class Run:
             )
         return {"status": status, "details": details}
 
+    def get_snapshot_id(self) -> str | None:
+        """The id of the source snapshot taken at submit (None for runs without one)."""
+        return self._get_info().properties.get("ContentSnapshotId")
+
+    def restore_snapshot(self, snapshot_id: str | None = None, path: str | None = None) -> str:
+        """Writes the files of a snapshot (default: this run's) into ``path`` (default: a
+        new folder ``<cwd>/<snapshot_id>``) and returns that folder.
+
+        Raises:
+            UserErrorException: The run has no snapshot and none was given, or ``path``
+                exists and is not an empty folder.
+        """
+        from runyard._services import snapshots
+
+        snapshot_id = snapshot_id or self.get_snapshot_id()
+        if not snapshot_id:
+            raise UserErrorException(
+                f"Run {self._run_id!r} has no source snapshot (interactive runs started with "
+                "snapshot_directory=None have none); pass snapshot_id=."
+            )
+        return str(snapshots.restore(self._services.layout, snapshot_id, path))
+
     def get_details(self) -> dict[str, Any]:
         """v1's details dict (runId, status, startTimeUtc, runDefinition, logFiles ...)."""
         from runyard._services import tracking
