@@ -30,7 +30,7 @@ class FolderArtifactStore(ArtifactStore):
         # An empty prefix means the whole store; anything else is checked like a key.
         return self.root if prefix in ("", "/") else self._path(prefix.rstrip("/"))
 
-    def _write_atomically(self, key: str, write: Callable[[BinaryIO], None]) -> None:
+    def _write_atomically(self, key: str, write: Callable[[BinaryIO], object]) -> None:
         dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         # Same folder as the destination, so os.replace is a rename on one filesystem.

@@ -71,10 +71,12 @@ _FAST: dict[int, tuple[str, Callable[[Sequence[tuple[Any, ...]]], list[Any]]]] =
 }
 
 
-def read_values(cursor: Any, placeholder: str, series_id: int, vtype: int) -> list[Any]:
-    """All values of one series in logging order, through a raw DB-API cursor."""
+def read_values(cursor: Any, placeholder: str, series_id: int, vtype: int | None) -> list[Any]:
+    """All values of one series in logging order, through a raw DB-API cursor.
+
+    ``vtype`` is the series' shared type; None (no point yet) reads each point's own type."""
     where = f"FROM metric_points WHERE series_id = {placeholder} ORDER BY seq"
-    fast = _FAST.get(vtype)
+    fast = None if vtype is None else _FAST.get(vtype)
     if fast is not None:
         column, convert = fast
         cursor.execute(f"SELECT {column} {where}", (series_id,))

@@ -12,9 +12,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -335,7 +335,8 @@ class SqlStore(
                 )
                 target.count += 1
             if rows:
-                session.execute(insert(MetricPointRow.__table__), rows)
+                # A declarative class's __table__ is typed FromClause; here it is a Table.
+                session.execute(insert(cast(Table, MetricPointRow.__table__)), rows)
             if spool_offset is not None:
                 run.spool_offset = spool_offset
 
