@@ -19,8 +19,12 @@ RESERVED_PREFIXES = ("azureml", "microsoft")
 
 
 class EnvironmentRecordLike(Protocol):
-    version: str
-    definition_json: str
+    # Read-only members, so frozen dataclasses (runyard._entities.EnvironmentRecord) match.
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def definition_json(self) -> str: ...
 
 
 class EnvironmentStore(Protocol):

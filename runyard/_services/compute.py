@@ -175,7 +175,9 @@ class ClusterScheduler:
             before.name, state=state, provisioning_state=provisioning
         )
 
-    def tick(self, now: float, waiting: Mapping[str, Collection[str]], running: Collection[str]):
+    def tick(
+        self, now: float, waiting: Mapping[str, Collection[str]], running: Collection[str]
+    ) -> bool:
         """Advances every target; True while some target still changes on its own."""
         busy = False
         for info in self.services.store.list_compute_targets():

@@ -54,7 +54,8 @@ def _entry_url(entry: Mapping[str, Any], services: Services | None) -> str:
             "Dataset.get_by_name(ws, name)."
         )
     info = datastores.get_datastore(services, entry["datastore"])
-    return info.config["url"].rstrip("/") + "/" + str(entry["path"]).lstrip("/")
+    url: str = info.config["url"]
+    return url.rstrip("/") + "/" + str(entry["path"]).lstrip("/")
 
 
 def _expand(url: str) -> tuple[AbstractFileSystem, str, list[str]]:

@@ -39,7 +39,8 @@ def prepare_environment(
     """
     import dataclasses
 
-    from runyard._envs import default_build_settings, ensure_env, resolve_spec
+    from runyard._envs.builder import default_build_settings, ensure_env
+    from runyard._envs.spec import resolve_spec
 
     resolved = resolve_spec(definition["environment"])
     for note in resolved.notes:

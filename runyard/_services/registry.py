@@ -113,7 +113,9 @@ def _store_version(
 def _local_files(src: Path, child_paths: Collection[str] | None) -> list[tuple[str | None, Path]]:
     if src.is_file():
         return [(None, src)]
-    files = [(f.relative_to(src).as_posix(), f) for f in sorted(src.rglob("*")) if f.is_file()]
+    files: list[tuple[str | None, Path]] = [
+        (f.relative_to(src).as_posix(), f) for f in sorted(src.rglob("*")) if f.is_file()
+    ]
     if child_paths is not None:
         wanted = {check_artifact_name(c) for c in child_paths}
         missing = sorted(wanted - {rel for rel, _ in files})
@@ -144,6 +146,7 @@ def register_from_run(
     path = check_artifact_name(model_path if model_path is not None else model_name)
     info = services.store.get_run(run_id)
     names = tracking.list_files(services, run_id)
+    matches: list[tuple[str | None, str]]
     if path in names:
         matches = [(None, path)]
     else:

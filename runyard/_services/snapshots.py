@@ -167,10 +167,11 @@ def take_snapshot(
     return snapshot_id
 
 
-def read_manifest(layout: WorkspaceLayout, snapshot_id: str) -> dict[str, list]:
+def read_manifest(layout: WorkspaceLayout, snapshot_id: str) -> dict[str, list[Any]]:
     path = layout.snapshots_dir / "manifests" / f"{snapshot_id}.json"
     try:
-        return json.loads(path.read_bytes())
+        manifest: dict[str, list[Any]] = json.loads(path.read_bytes())
+        return manifest
     except FileNotFoundError:
         raise UserErrorException(
             f"Snapshot {snapshot_id!r} is not in this workspace ({path} is missing); "

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +170,12 @@ class Supervisor(threading.Thread):
         finally:
             self.on_exit()
 
-    def _set(self, status: RunStatus, error: Mapping[str, Any] | None = None, expected=None):
+    def _set(
+        self,
+        status: RunStatus,
+        error: Mapping[str, Any] | None = None,
+        expected: Collection[RunStatus] | None = None,
+    ) -> RunInfo | None:
         try:
             return self.services.store.set_run_status(
                 self.run_id, status, error=error, expected=expected
@@ -185,9 +190,10 @@ class Supervisor(threading.Thread):
         info = store.get_run(self.run_id)
         python = sys.executable
         if setup.has_environment(info.definition):
-            python = self._prepare(info)
-            if python is None:
+            prepared = self._prepare(info)
+            if prepared is None:
                 return self._end_unprepared()
+            python = prepared
         if self.stop_requested.is_set():  # the agent is stopping: never start the script
             status = store.get_run(self.run_id).status
             self._set(RunStatus.FAILED, agent_gone_error(self.agent_pid, status, "stopped"))
