@@ -98,9 +98,7 @@ def test_should_stop_kills_uv_and_keeps_nothing(
         "setup(name='slowpkg', version='1.0')\n"
     )
     asked = time.monotonic()
-    settings = dataclasses.replace(
-        build_settings, should_stop=lambda: time.monotonic() - asked > 3
-    )
+    settings = dataclasses.replace(build_settings, should_stop=lambda: time.monotonic() - asked > 3)
     spec = EnvSpec(python_version=None, requirements=(f"slowpkg @ {slow.as_uri()}",))
     with pytest.raises(EnvironmentBuildStopped) as info:
         ensure_env(spec, settings, log)
