@@ -496,5 +496,27 @@ def _read_requirements(path: Path, seen: frozenset[Path] = frozenset()) -> list[
             if nested not in seen:
                 lines.extend(_read_requirements(nested, seen | {path.resolve()}))
             continue
-        lines.append(line)
+        lines.append(_absolute_local_path(line, path.parent))
     return lines
+
+
+_LOCAL_LINE = re.compile(r"^(?P<flag>(?:-e|--editable|-c|--constraint)(?:\s+|=))?(?P<target>\S+)$")
+_ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2")
+
+
+def _absolute_local_path(line: str, base: Path) -> str:
+    """A local path in a requirements file (``./pkg``, ``-e ../lib``, ``dist/x.whl``,
+    ``-c constraints.txt``) made absolute from the file's folder, as pip reads it: the
+    environment is built elsewhere (its cache folder), where a relative path means nothing."""
+    match = _LOCAL_LINE.match(line)
+    if match is None:
+        return line
+    flag, target = match.group("flag") or "", match.group("target")
+    if "://" in target or target.startswith(("git+", "-")):
+        return line
+    is_path = target.startswith(("./", "../", "~/")) or (
+        "/" in target or target.endswith(_ARCHIVE_SUFFIXES) or flag.startswith(("-c", "--c"))
+    )
+    if not is_path or Path(target).is_absolute():
+        return line
+    return f"{flag}{(base / target).expanduser().resolve()}"
