@@ -245,14 +245,19 @@ class EnvironmentBuildStopped(RunyardError):
 
 
 class EnvironmentNotFound(NotFoundError, UserErrorException):
-    def __init__(self, name: str, version: str | None = None) -> None:
-        which = (
-            f"version {version!r} of environment {name!r}"
-            if version
-            else (f"environment named {name!r}")
-        )
+    def __init__(self, name: str, version: str | None = None, *, label: str | None = None) -> None:
+        if label is not None:
+            which = f"version of environment {name!r} labelled {label!r}"
+            fix = f"Label one with Environment.label(workspace, {name!r}, version, [{label!r}]); "
+        else:
+            which = (
+                f"version {version!r} of environment {name!r}"
+                if version
+                else (f"environment named {name!r}")
+            )
+            fix = "Register it with env.register(workspace); "
         super().__init__(
-            f"No {which} in this workspace. Register it with env.register(workspace); "
+            f"No {which} in this workspace. {fix}"
             "list registered and curated environments with Environment.list(workspace)."
         )
 

@@ -34,8 +34,13 @@ class EnvironmentStore(Protocol):
         """Stores a new version ("1", "2", ...) unless the latest version of ``name`` has
         ``content_hash``, in which case it returns that version. Atomic under concurrency."""
 
-    def get_environment(self, name: str, version: str | None = None) -> EnvironmentRecordLike:
-        """Latest version when None. Raises EnvironmentNotFound."""
+    def get_environment(
+        self, name: str, version: str | None = None, *, label: str | None = None
+    ) -> EnvironmentRecordLike:
+        """By label, else version, else the latest. Raises EnvironmentNotFound."""
+
+    def label_environment(self, name: str, version: str, labels: Sequence[str]) -> None:
+        """Moves each label onto that version. Raises EnvironmentNotFound."""
 
     def list_environments(self) -> Sequence[EnvironmentRecordLike]:
         """The latest version of each name."""
@@ -66,14 +71,35 @@ def register_environment(store: EnvironmentStore, name: str, definition: Mapping
 
 
 def get_environment(
-    store: EnvironmentStore, name: str, version: str | None = None
+    store: EnvironmentStore, name: str, version: str | None = None, label: str | None = None
 ) -> dict[str, Any]:
     curated = get_curated(name)
     if curated is not None:
+        if label is not None:
+            raise EnvironmentNotFound(name, label=label)
         if version not in (None, CURATED_VERSION):
             raise EnvironmentNotFound(name, version)
         return curated
-    return _definition(store.get_environment(name, version))
+    return _definition(store.get_environment(name, version, label=label))
+
+
+def label_environment(
+    store: EnvironmentStore, name: str, version: str, labels: Sequence[str]
+) -> None:
+    """v1's Environment.label: labels are non-empty strs; curated environments take none."""
+    if isinstance(labels, str) or not isinstance(labels, Sequence) or not labels:
+        raise UserErrorException(
+            f"labels must be a non-empty list of str, e.g. ['production'], got {labels!r}."
+        )
+    bad = [label for label in labels if not isinstance(label, str) or not label.strip()]
+    if bad:
+        raise UserErrorException(f"Environment labels must be non-empty strs; got {bad!r}.")
+    if get_curated(name) is not None:
+        raise UserErrorException(
+            f"{name!r} is a curated environment; labels go on registered ones. Register a "
+            f"clone first: Environment.get(ws, {name!r}).clone('my-env').register(ws)."
+        )
+    store.label_environment(name, str(version), list(labels))
 
 
 def list_environments(store: EnvironmentStore) -> dict[str, dict[str, Any]]:

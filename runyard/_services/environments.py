@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from runyard._envs import registry
@@ -16,9 +16,16 @@ def register_environment(services: Services, name: str, definition: Mapping[str,
     return registry.register_environment(services.store, name, definition)
 
 
-def get_environment(services: Services, name: str, version: str | None = None) -> dict[str, Any]:
-    """A curated or registered environment's definition (latest version when None)."""
-    return registry.get_environment(services.store, name, version)
+def get_environment(
+    services: Services, name: str, version: str | None = None, label: str | None = None
+) -> dict[str, Any]:
+    """A curated or registered environment's definition (by label, version, or latest)."""
+    return registry.get_environment(services.store, name, version, label)
+
+
+def label_environment(services: Services, name: str, version: str, labels: Sequence[str]) -> None:
+    """Moves each label onto that registered version."""
+    registry.label_environment(services.store, name, version, labels)
 
 
 def list_environments(services: Services) -> dict[str, dict[str, Any]]:

@@ -211,8 +211,16 @@ class Store(abc.ABC):
         ``name`` has the same content_hash, returns that version and stores nothing."""
 
     @abc.abstractmethod
-    def get_environment(self, name: str, version: str | None = None) -> EnvironmentRecord:
-        """Latest when version is None. Raises EnvironmentNotFound."""
+    def get_environment(
+        self, name: str, version: str | None = None, *, label: str | None = None
+    ) -> EnvironmentRecord:
+        """The version carrying ``label`` when given, else ``version``, else the latest.
+        Raises EnvironmentNotFound."""
+
+    @abc.abstractmethod
+    def label_environment(self, name: str, version: str, labels: Sequence[str]) -> None:
+        """Puts each label on that version; a label names one version per environment, so
+        it moves from wherever it was. Raises EnvironmentNotFound, changing nothing."""
 
     @abc.abstractmethod
     def list_environments(self) -> list[EnvironmentRecord]:

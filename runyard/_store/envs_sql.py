@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from runyard._entities import EnvironmentRecord
 from runyard._store.locks import lock_name
-from runyard._store.schema import EnvironmentRow, utcnow
+from runyard._store.schema import EnvironmentLabelRow, EnvironmentRow, utcnow
 from runyard._store.sessions import SessionAccess
 from runyard.exceptions import EnvironmentNotFound
 
@@ -42,8 +44,19 @@ class EnvironmentMethods(SessionAccess):
             session.flush()
             return str(row.version)
 
-    def get_environment(self, name: str, version: str | None = None) -> EnvironmentRecord:
+    def get_environment(
+        self, name: str, version: str | None = None, *, label: str | None = None
+    ) -> EnvironmentRecord:
         with self._read() as session:
+            if label is not None:
+                tagged = session.get(EnvironmentLabelRow, (name, label))
+                if tagged is not None:
+                    row = session.get(EnvironmentRow, (name, tagged.version))
+                else:
+                    row = None
+                if row is None:
+                    raise EnvironmentNotFound(name, label=label)
+                return row.to_entity()
             if version is None:
                 row = self._latest_env(session, name)
             else:
@@ -52,6 +65,18 @@ class EnvironmentMethods(SessionAccess):
             if row is None:
                 raise EnvironmentNotFound(name, version)
             return row.to_entity()
+
+    def label_environment(self, name: str, version: str, labels: Sequence[str]) -> None:
+        with self._write() as session:
+            number = int(version) if str(version).isdigit() else -1
+            if session.get(EnvironmentRow, (name, number)) is None:
+                raise EnvironmentNotFound(name, version)
+            for label in labels:
+                row = session.get(EnvironmentLabelRow, (name, label))
+                if row is None:
+                    session.add(EnvironmentLabelRow(name=name, label=label, version=number))
+                else:
+                    row.version = number
 
     def list_environments(self) -> list[EnvironmentRecord]:
         with self._read() as session:

@@ -234,6 +234,16 @@ class EnvironmentRow(Base):
         )
 
 
+class EnvironmentLabelRow(Base):
+    """A label names one version of an environment (v1's Environment.label)."""
+
+    __tablename__ = "environment_labels"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    label: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
 class ComputeTargetRow(Base):
     __tablename__ = "compute_targets"
 

@@ -348,14 +348,28 @@ class Environment:
         """
         if version is not None and label is not None:
             raise UserErrorException("Give Environment.get either version or label, not both.")
-        if label is not None:
-            raise UserErrorException(
-                "Environment labels are not supported by Runyard yet; pass version= instead."
-            )
         from runyard._services import environments
 
-        data = environments.get_environment(workspace._services, name, version)
+        data = environments.get_environment(workspace._services, name, version, label)
         return Environment._deserialize(data)
+
+    @staticmethod
+    def label(workspace: Workspace, name: str, version: str, labels: list[str]) -> None:
+        """Puts labels on a registered version; each label moves from the version that had it.
+
+        Args:
+            workspace: The workspace.
+            name: The registered environment's name.
+            version: The version to label.
+            labels: Labels such as ['production'].
+
+        Raises:
+            EnvironmentNotFound: No such name or version (nothing is labelled).
+            UserErrorException: Bad labels, or a curated environment.
+        """
+        from runyard._services import environments
+
+        environments.label_environment(workspace._services, name, version, labels)
 
     @staticmethod
     def list(workspace: Workspace) -> dict[str, Environment]:

@@ -476,6 +476,24 @@ class TestEnvironments:
             store.get_environment("env", "x")
         assert [e.version for e in store.list_environments()] == ["1"]
 
+    def test_labels_name_one_version_and_move(self, store):
+        store.save_environment("env", '{"a": 1}', "h1")
+        store.save_environment("env", '{"a": 2}', "h2")
+        store.label_environment("env", "1", ["production", "stable"])
+        assert store.get_environment("env", label="production").version == "1"
+        store.label_environment("env", "2", ["production"])
+        assert store.get_environment("env", label="production").version == "2"
+        assert store.get_environment("env", label="stable").version == "1"
+
+    def test_missing_label_and_labelling_a_missing_version_change_nothing(self, store):
+        store.save_environment("env", "{}", "h")
+        store.label_environment("env", "1", ["prod"])
+        with pytest.raises(EnvironmentNotFound, match=r"labelled 'canary'.*Environment.label"):
+            store.get_environment("env", label="canary")
+        with pytest.raises(EnvironmentNotFound, match=r"No version '9' of environment 'env'"):
+            store.label_environment("env", "9", ["prod"])
+        assert store.get_environment("env", label="prod").version == "1"
+
     def test_list_has_latest_of_each_name(self, store):
         store.save_environment("b", "{}", "h")
         store.save_environment("a", "{}", "h")

@@ -73,6 +73,39 @@ def test_curated_environment_resolves_without_registration(ws):
         Environment.get(ws, "AzureML-Chainer-7.8.1-CPU", version="2")
 
 
-def test_label_is_refused_with_the_fix(ws):
-    with pytest.raises(UserErrorException, match="pass version= instead"):
+def test_unknown_label_names_the_fix_and_version_with_label_is_refused(ws):
+    Environment("my-env").register(ws)
+    with pytest.raises(EnvironmentNotFound, match=r"labelled 'latest'.*Environment.label\("):
         Environment.get(ws, "my-env", label="latest")
+    with pytest.raises(UserErrorException, match="either version or label, not both"):
+        Environment.get(ws, "my-env", version="1", label="latest")
+
+
+def test_label_then_get_by_label_and_move_it(ws):
+    env = Environment("labelled-env")
+    env.register(ws)
+    env.environment_variables = {"MODE": "fast"}
+    env.register(ws)
+    Environment.label(ws, "labelled-env", "1", ["production"])
+    assert Environment.get(ws, "labelled-env", label="production").version == "1"
+    Environment.label(ws, "labelled-env", "2", ["production"])
+    got = Environment.get(ws, "labelled-env", label="production")
+    assert got.version == "2" and got.environment_variables == {"MODE": "fast"}
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [("production", "non-empty list of str"), ([], "non-empty list of str"),
+     ([""], "non-empty strs")],
+)  # fmt: skip
+def test_bad_labels_are_refused_and_nothing_labelled(ws, labels, message):
+    Environment("labelled-env").register(ws)
+    with pytest.raises(UserErrorException, match=message):
+        Environment.label(ws, "labelled-env", "1", labels)
+    with pytest.raises(EnvironmentNotFound, match="labelled 'production'"):
+        Environment.get(ws, "labelled-env", label="production")
+
+
+def test_curated_environments_take_no_labels(ws):
+    with pytest.raises(UserErrorException, match="curated environment; labels go on registered"):
+        Environment.label(ws, "AzureML-Chainer-7.8.1-CPU", "1", ["prod"])
