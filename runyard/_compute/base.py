@@ -29,6 +29,11 @@ class ComputeBackend(abc.ABC):
         self.name = name
         self.config = dict(config)
 
+    @property
+    def max_nodes(self) -> int:
+        """The most nodes the target may grow to (v1's max_nodes)."""
+        return int(self.config.get("max_nodes", 0))
+
     @abc.abstractmethod
     def acquire_node(self, run_id: str, now: float) -> Placement:
         """A node for the run, or None with the target scaled up when it may grow."""

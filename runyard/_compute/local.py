@@ -37,10 +37,6 @@ class LocalClusterBackend(ComputeBackend):
         return int(self.config.get("min_nodes", 0))
 
     @property
-    def max_nodes(self) -> int:
-        return int(self.config.get("max_nodes", 0))
-
-    @property
     def idle_seconds(self) -> float:
         return float(self.config.get("idle_seconds_before_scaledown", 1800))
 

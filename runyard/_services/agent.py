@@ -294,23 +294,35 @@ class Agent:
 
     def _schedule(self) -> bool:
         """Starts queued runs while slots or nodes are free; True if some still wait (or a
-        cluster still has nodes to start or scale down)."""
+        cluster still has nodes to start or scale down).
+
+        A cluster run goes through here twice, as in v1: Queued -> Preparing (at most
+        max_nodes builds per cluster at once), then Queued again until a node is free ->
+        Starting. Runs waiting for a node get one in submit order."""
         from runyard._entities import RunStatus
 
         now = time.time()
         self.supervisors = {k: s for k, s in self.supervisors.items() if s.is_alive()}
         queued = self.services.store.list_runs(statuses=[RunStatus.QUEUED], include_children=True)
         queued = [r for r in reversed(queued) if "snapshot_id" in r.definition]
+        ready = {r.run_id: python for r in queued if (python := _prepared_python(r))}
         waiting: dict[str, list[str]] = {}
         for info in queued:
-            waiting.setdefault(info.target, []).append(info.run_id)
+            if info.run_id in ready:
+                waiting.setdefault(info.target, []).append(info.run_id)
         busy = self.clusters.tick(now, waiting, set(self.supervisors))
         left = 0
         for info in queued:
+            if info.run_id in ready:
+                left += not self._start_on_node(info, ready[info.run_id], now)
+        limits: dict[str, Any] = {}  # target -> max_nodes, or why it cannot run jobs
+        for info in queued:
+            if info.run_id in ready:
+                continue
             if info.target == "local":
                 started = self._start_local(info)
             else:
-                started = self._start_on_cluster(info, now)
+                started = self._start_preparing(info, limits)
             left += not started
         return left > 0 or busy
 
@@ -321,24 +333,52 @@ class Agent:
         self._claim(info)
         return True
 
-    def _start_on_cluster(self, info: Any, now: float) -> bool:
+    def _start_preparing(self, info: Any, limits: dict[str, Any]) -> bool:
+        """Claims a cluster run for Preparing unless max_nodes of its runs already are, so
+        a long queue never builds all its environments at once."""
+        from runyard.exceptions import ComputeTargetException
+
+        if info.target not in limits:
+            try:
+                limits[info.target] = self.clusters.max_nodes(info.target)
+            except ComputeTargetException as exc:
+                limits[info.target] = exc
+        limit = limits[info.target]
+        if isinstance(limit, ComputeTargetException):
+            return self._fail_no_target(info, limit)
+        preparing = sum(
+            s.target == info.target and s.needs_node and s.preparing
+            for s in self.supervisors.values()
+        )
+        if preparing >= limit:
+            return False
+        self._claim(info)
+        return True
+
+    def _fail_no_target(self, info: Any, exc: Exception) -> bool:
         from runyard._entities import RunStatus
+
+        self.services.store.set_run_status(
+            info.run_id,
+            RunStatus.FAILED,
+            error={"code": "ComputeTargetNotFound", "message": str(exc)},
+            expected={RunStatus.QUEUED},
+        )
+        return True
+
+    def _start_on_node(self, info: Any, python: str, now: float) -> bool:
         from runyard.exceptions import ComputeTargetException
 
         try:
             placement = self.clusters.place(info.run_id, info.target, now)
         except ComputeTargetException as exc:
-            error = {"code": "ComputeTargetNotFound", "message": str(exc)}
-            self.services.store.set_run_status(
-                info.run_id, RunStatus.FAILED, error=error, expected={RunStatus.QUEUED}
-            )
-            return True
+            return self._fail_no_target(info, exc)
         if placement.scaling is not None:
             self._note_scaling(info.run_id, placement.scaling)
             self._poke()  # the new node is ready at the next pass
         if placement.node_id is None:
             return False
-        if not self._claim(info, node_id=placement.node_id):
+        if not self._claim(info, node_id=placement.node_id, python=python):
             self.clusters.release(info.target, placement.node_id, now)
         return True
 
@@ -348,12 +388,14 @@ class Agent:
         self.services.store.update_run(run_id, runtime={"scaling": line})
         append_driver_log(self.services, run_id, line)
 
-    def _claim(self, info: Any, node_id: str | None = None) -> bool:
+    def _claim(self, info: Any, node_id: str | None = None, python: str | None = None) -> bool:
+        """Queued -> Preparing (a new run), or -> Starting (a prepared run given its node)."""
         from runyard._entities import RunStatus
         from runyard._services.supervisor import Supervisor
 
+        status = RunStatus.PREPARING if python is None else RunStatus.STARTING
         claimed = self.services.store.set_run_status(
-            info.run_id, RunStatus.PREPARING, expected={RunStatus.QUEUED}
+            info.run_id, status, expected={RunStatus.QUEUED}
         )
         if claimed is None:
             return False
@@ -361,6 +403,8 @@ class Agent:
             self.services.store.update_run(info.run_id, runtime={"node_id": node_id})
         sup = Supervisor(self.services, info.run_id, os.getpid(), self._poke)
         sup.target = info.target
+        sup.needs_node = info.target != "local" and python is None
+        sup.python = python
         self.supervisors[info.run_id] = sup
         sup.start()
         return True
@@ -371,6 +415,15 @@ class Agent:
         for sup in self.supervisors.values():
             sup.join()
         self.supervisors.clear()
+
+
+def _prepared_python(info: Any) -> str | None:
+    """The interpreter a Queued cluster run was prepared with, when it still exists (an
+    agent restart or `runyard envs prune` may have lost it: the run is prepared again)."""
+    python = info.runtime.get("prepared")
+    if info.target == "local" or not isinstance(python, str) or not os.path.exists(python):
+        return None
+    return python
 
 
 def _hold_lock(layout: WorkspaceLayout) -> int | None:

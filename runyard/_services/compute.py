@@ -189,6 +189,14 @@ class ClusterScheduler:
             busy = busy or backend.needs_agent()
         return busy
 
+    def max_nodes(self, target: str) -> int:
+        """How many of the target's runs may prepare at once: one per node it may have.
+
+        Raises:
+            ComputeTargetException: the target is gone or cannot run jobs.
+        """
+        return max(1, backend_of(self.services.store.get_compute_target(target)).max_nodes)
+
     def place(self, run_id: str, target: str, now: float) -> Placement:
         """A node for the run, or a wait (with a Scaling line when the target grew).
 

@@ -20,23 +20,26 @@ from runyard.exceptions import ExperimentExecutionException
 
 _AGENT_CHECK_EVERY = 2.0  # seconds between liveness checks of the agent while waiting
 SCALING = "Scaling"  # not a run status: the run waited Queued while its cluster grew
+NODE_WAIT = "QueuedForNode"  # Queued again, after Preparing: a cluster run waits for a node
 _PHASE_LINES = {
-    RunStatus.QUEUED.value: "Queued: waiting for a free slot or node",
     RunStatus.PREPARING.value: "Preparing: building or reusing the run's environment",
     RunStatus.STARTING.value: "Starting: copying the snapshot into the working directory",
     RunStatus.RUNNING.value: "Running",
     RunStatus.CANCEL_REQUESTED.value: "CancelRequested: stopping the script",
-    RunStatus.FINALIZING.value: "Finalizing: uploading logs and outputs",
+    RunStatus.FINALIZING.value: "Post-Processing: uploading ./outputs to the run history",
 }
-# The phases a run passes through, in order (CancelRequested is shown only when seen).
+# The phases a run passes through, in order, as v1 orders them: the environment is prepared
+# before the run waits for compute (CancelRequested is shown only when seen).
 _LIFECYCLE = (
     RunStatus.QUEUED.value,
-    SCALING,
     RunStatus.PREPARING.value,
+    NODE_WAIT,
+    SCALING,
     RunStatus.STARTING.value,
     RunStatus.RUNNING.value,
     RunStatus.FINALIZING.value,
 )
+_AFTER_BUILD = frozenset(_LIFECYCLE[_LIFECYCLE.index(NODE_WAIT) :])
 _SEPARATOR = "=" * 80
 
 
@@ -79,23 +82,41 @@ def _header(info: RunInfo, services: Services, out: TextIO) -> None:
 
 
 def _reached(info: RunInfo) -> int:
-    """Index in _LIFECYCLE of the last phase the run reached, from what its supervisor
-    recorded (a run that failed while Preparing never ran)."""
-    status = info.status.value
-    if status == RunStatus.QUEUED.value and info.runtime.get("scaling"):
-        return _LIFECYCLE.index(SCALING)
-    if status in _LIFECYCLE:
-        return _LIFECYCLE.index(status)
-    runtime = info.runtime
+    """Index in _LIFECYCLE of the last phase the run reached, from its status and what its
+    supervisors recorded (a run that failed while Preparing never ran)."""
+    status, runtime = info.status, info.runtime
+    waited = _LIFECYCLE.index(SCALING if runtime.get("scaling") else NODE_WAIT)
+    prepared = info.target != "local" and bool(runtime.get("prepared"))
+    if status is RunStatus.QUEUED:
+        return waited if prepared else 0
+    if status.value in _LIFECYCLE:
+        return _LIFECYCLE.index(status.value)
     if info.start_time is not None:
         running = _LIFECYCLE.index(RunStatus.RUNNING.value)
-        stopped = info.status in (RunStatus.CANCELED, RunStatus.CANCEL_REQUESTED)
+        stopped = status in (RunStatus.CANCELED, RunStatus.CANCEL_REQUESTED)
         return running if stopped else running + 1
-    if "pid" in runtime or "workdir" in runtime:
+    if any(key in runtime for key in ("pid", "workdir", "node_id")):
         return _LIFECYCLE.index(RunStatus.STARTING.value)
+    if prepared:
+        return waited
     if "agent_pid" in runtime:
         return _LIFECYCLE.index(RunStatus.PREPARING.value)
     return 0
+
+
+def _phase_line(phase: str, info: RunInfo) -> str | None:
+    """The line after ``[phase]``, or None for a phase this run does not show."""
+    local = info.target == "local"
+    if phase == RunStatus.QUEUED.value:
+        return (
+            "Queued: waiting for a free local slot" if local else "Queued: waiting to be prepared"
+        )
+    if phase == NODE_WAIT:
+        return None if local else f"Queued: waiting for a node of cluster {info.target}"
+    if phase == SCALING:
+        scaling = info.runtime.get("scaling")
+        return str(scaling) if scaling else None
+    return _PHASE_LINES[phase]
 
 
 class _Phases:
@@ -112,11 +133,9 @@ class _Phases:
         while self.next <= reached and self.next < len(_LIFECYCLE):
             phase = _LIFECYCLE[self.next]
             self.next += 1
-            if phase == SCALING:
-                if info.runtime.get("scaling"):
-                    self.out.write(f"[{SCALING}] {info.runtime['scaling']}\n")
-                continue
-            self._enter(phase)
+            line = _phase_line(phase, info)
+            if line is not None:
+                self._enter(phase, line)
         if info.status is RunStatus.CANCEL_REQUESTED and not self.cancel_shown:
             self.cancel_shown = True
             self.out.write(f"[{info.status.value}] {_PHASE_LINES[info.status.value]}\n")
@@ -125,15 +144,25 @@ class _Phases:
             self._stream_driver()
         self.out.flush()
 
-    def _enter(self, phase: str) -> None:
+    def _enter(self, phase: str, line: str) -> None:
+        if phase in _AFTER_BUILD and not self.driver.started:
+            self._end_build()
         if phase == RunStatus.FINALIZING.value and self.driver.started:
             self.driver.pump(final=True)  # the script has exited: its output comes first
-        self.out.write(f"[{phase}] {_PHASE_LINES[phase]}\n")
+        label = RunStatus.QUEUED.value if phase == NODE_WAIT else phase
+        self.out.write(f"[{label}] {line}\n")
         if phase == RunStatus.PREPARING.value:
             self.preparing = True
             self._stream_build()
         elif phase in (RunStatus.RUNNING.value, RunStatus.FINALIZING.value):
             self._stream_driver()
+
+    def _end_build(self) -> None:
+        """Preparing is over (its log is closed): the build log's last lines come first."""
+        if self.preparing:
+            self._stream_build()
+        if self.build.started:
+            self.build.pump(final=True)
 
     def _stream_build(self) -> None:
         if not self.build.started and self.build.exists():

@@ -142,9 +142,12 @@ def _workspace_identity(services: Services) -> dict[str, str]:
 
 
 class Supervisor(threading.Thread):
-    """Runs one claimed (Preparing) run to its end. ``stop_requested`` is set by the agent
-    when it is told to stop: the job is killed and the run ends Failed, never silently
-    requeued."""
+    """Runs one claimed run to its end. ``stop_requested`` is set by the agent when it is
+    told to stop: the job is killed and the run ends Failed, never silently requeued.
+
+    A cluster run has two supervisors, as v1 orders its phases: the first (``needs_node``)
+    prepares the environment and puts the run back to Queued with ``runtime["prepared"]``;
+    the agent then gives it a node and a second one (``python`` set) starts it."""
 
     def __init__(
         self, services: Services, run_id: str, agent_pid: int, on_exit: Callable[[], None]
@@ -156,6 +159,9 @@ class Supervisor(threading.Thread):
         self.job_dir = services.layout.jobs_dir / run_id
         self.proc: subprocess.Popen[bytes] | None = None
         self.target = "local"
+        self.needs_node = False  # a cluster run: after Preparing it waits Queued for a node
+        self.python: str | None = None  # the prepared interpreter: Preparing is done
+        self.preparing = True  # until the environment is ready (the agent bounds these)
         self.max_duration: float | None = None  # maxRunDurationSeconds of the definition
         self.timed_out = False
 
@@ -188,24 +194,26 @@ class Supervisor(threading.Thread):
         store = self.services.store
         store.update_run(self.run_id, runtime={"agent_pid": self.agent_pid})
         info = store.get_run(self.run_id)
-        python = sys.executable
-        if setup.has_environment(info.definition):
-            prepared = self._prepare(info)
-            if prepared is None:
-                return self._end_unprepared()
-            python = prepared
+        python = self.python or self._prepared(info)
+        self.preparing = False
+        if python is None:
+            return self._end_unprepared()
         if self.stop_requested.is_set():  # the agent is stopping: never start the script
             status = store.get_run(self.run_id).status
             self._set(RunStatus.FAILED, agent_gone_error(self.agent_pid, status, "stopped"))
-            return self._end_failed()
-        if self._set(RunStatus.STARTING, expected={RunStatus.PREPARING}) is None:
+            return self._drop_job_dir()
+        if self.needs_node:
+            return self._queue_for_node(python)
+        # A prepared cluster run was claimed Queued -> Starting by the agent, with its node.
+        before = RunStatus.PREPARING if self.python is None else RunStatus.STARTING
+        if self._set(RunStatus.STARTING, expected={before}) is None:
             return self._end_early()
         workdir = materialize(self.services.layout, info.definition["snapshot_id"], self._wd)
         try:
             inputs_dir = self.job_dir / "inputs"
             inputs = setup.materialize_inputs(self.services, info.definition, inputs_dir)
         except RunyardError as exc:
-            self._end_failed()
+            self._drop_job_dir()
             self._set(RunStatus.FAILED, {"code": "DatasetInputFailed", "message": str(exc)})
             return None
         self.proc = self._start(info, workdir, python, inputs)
@@ -229,6 +237,18 @@ class Supervisor(threading.Thread):
 
     def driver_log(self) -> Path:
         return log_file(self.services, self.run_id, "70_driver_log.txt")
+
+    def _prepared(self, info: RunInfo) -> str | None:
+        if setup.has_environment(info.definition):
+            return self._prepare(info)
+        return sys.executable
+
+    def _queue_for_node(self, python: str) -> None:
+        """Preparing is done: back to Queued until the agent has a node for the run."""
+        self._drop_job_dir()  # the build log is kept; the job folder is made again on the node
+        self.services.store.update_run(self.run_id, runtime={"prepared": python})
+        if self._set(RunStatus.QUEUED, expected={RunStatus.PREPARING}) is None:
+            self._end_early()  # canceled meanwhile
 
     def _prepare(self, info: RunInfo) -> str | None:
         """Preparing: builds or reuses the environment, logging into the build log; on a
@@ -381,7 +401,7 @@ class Supervisor(threading.Thread):
             if own_log.exists():
                 self.services.artifacts.put_file(f"runs/{self.run_id}/azureml-logs/{name}", own_log)
 
-    def _end_failed(self) -> None:
+    def _drop_job_dir(self) -> None:
         self._upload_own_logs()
         self._cleanup()
 
@@ -393,7 +413,7 @@ class Supervisor(threading.Thread):
             self._set(RunStatus.CANCELED)
         elif not status.is_terminal():
             self._set(RunStatus.FAILED, agent_gone_error(self.agent_pid, status, "stopped"))
-        self._end_failed()
+        self._drop_job_dir()
 
     def _end_early(self) -> None:
         status = self.services.store.get_run(self.run_id).status

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from runyard._entities import RunStatus
 from runyard.core import Experiment, ScriptRunConfig
 from runyard.core.compute import AmlCompute, ComputeTarget
 from tests.runtime.conftest import driver_log, wait_until
+from tests.runtime.test_environments import UV_CACHE, build_log, six_env
 
 SCRIPT = """
 import sys, time
@@ -50,28 +53,29 @@ def test_four_runs_on_two_nodes_queue_scale_up_and_down(
         for i in range(4)
     ]
 
-    def statuses() -> list[RunStatus]:
-        return [services.store.get_run(r.id).status for r in runs]
+    def two_busy_two_prepared_and_queued() -> bool:
+        now = [services.store.get_run(r.id) for r in runs]
+        prepared = [i for i in now if i.status is RunStatus.QUEUED and i.runtime.get("prepared")]
+        return [i.status for i in now].count(RunStatus.RUNNING) == 2 and len(prepared) == 2
 
-    def two_busy_two_queued() -> bool:
-        now = statuses()
-        return now.count(RunStatus.RUNNING) == 2 and now.count(RunStatus.QUEUED) == 2
-
-    wait_until(two_busy_two_queued, 30, "two runs running and two queued")
+    wait_until(two_busy_two_prepared_and_queued, 30, "two runs running, two prepared and queued")
     assert cluster.get_status().serialize()["nodeStateCounts"]["runningNodeCount"] == 2
 
     runs[0].wait_for_completion(show_output=True)
     shown = capsys.readouterr().out
     assert "[Scaling] Scaling: cluster gpu-cluster is resizing from 0 to 1 node(s)" in shown
     phases = [line.split("]")[0] + "]" for line in shown.splitlines() if line.startswith("[")]
+    # v1's order: the environment is prepared, then the run waits Queued for a node.
     assert phases == [
         "[Queued]",
-        "[Scaling]",
         "[Preparing]",
+        "[Queued]",
+        "[Scaling]",
         "[Starting]",
         "[Running]",
         "[Finalizing]",
     ]
+    assert "[Queued] Queued: waiting for a node of cluster gpu-cluster" in shown
     for run in runs:
         assert run.wait_for_completion()["status"] == "Completed"
 
@@ -94,3 +98,87 @@ def test_four_runs_on_two_nodes_queue_scale_up_and_down(
     wait_until(scaled_down, 30, "the cluster to scale down to 0 nodes")
     assert time.monotonic() - started < 15
     assert cluster.get_status().allocation_state == "Steady"
+
+
+@pytest.fixture
+def uv_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Set before the cluster is created: that starts the agent, which uv inherits it from.
+    UV_CACHE.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("UV_CACHE_DIR", str(UV_CACHE))
+
+
+def _one_node_cluster(ws, name: str = "one-node") -> ComputeTarget:
+    config = AmlCompute.provisioning_configuration(vm_size="STANDARD_D2_V2", max_nodes=1)
+    cluster = ComputeTarget.create(ws, name, config)
+    cluster.wait_for_completion()
+    return cluster
+
+
+def test_cluster_run_is_prepared_before_its_cluster_scales(
+    uv_cache, ws, services, source, capsys
+) -> None:
+    cluster = _one_node_cluster(ws)
+    src = source(**{"train.py": "print('script ran', flush=True)\n"})
+    config = ScriptRunConfig(src, "train.py", environment=six_env(), compute_target=cluster)
+    run = Experiment(ws, "order").submit(config)
+    assert run.wait_for_completion(show_output=True)["status"] == "Completed"
+    shown = capsys.readouterr().out
+    preparing = shown.index("[Preparing]")
+    built = shown.index("Building environment")
+    waiting = shown.index("[Queued] Queued: waiting for a node of cluster one-node")
+    scaling = shown.index("[Scaling] Scaling: cluster one-node is resizing from 0 to 1 node(s)")
+    running = shown.index("[Running]")
+    assert preparing < built < waiting < scaling < running < shown.index("script ran")
+    assert shown.count("Building environment") == 1  # the build log is printed once
+
+
+def test_two_runs_on_one_node_build_once_and_the_second_waits_prepared(
+    uv_cache, ws, services, source
+) -> None:
+    cluster = _one_node_cluster(ws)
+    src = source(**{"train.py": "import time\nprint('busy', flush=True)\ntime.sleep(3)\n"})
+    exp = Experiment(ws, "one-node")
+    config = ScriptRunConfig(src, "train.py", environment=six_env("shared"), compute_target=cluster)
+    first, second = exp.submit(config), exp.submit(config)
+
+    def second_prepared_while_first_runs() -> bool:
+        info = services.store.get_run(second.id)
+        waits = info.status is RunStatus.QUEUED and bool(info.runtime.get("prepared"))
+        return waits and services.store.get_run(first.id).status is RunStatus.RUNNING
+
+    wait_until(second_prepared_while_first_runs, 120, "the second run prepared and queued")
+    assert services.store.get_run(second.id).start_time is None
+    assert first.wait_for_completion()["status"] == "Completed"
+    assert second.wait_for_completion()["status"] == "Completed"
+    logs = [build_log(services, r.id) for r in (first, second)]
+    assert "Building environment" in logs[0] and "reusing it" in logs[1]
+    assert "Building environment" not in logs[1]
+    assert services.store.get_run(second.id).start_time > services.store.get_run(first.id).end_time
+
+
+def test_cancel_while_waiting_for_a_node_leaves_no_node_busy(ws, services, source) -> None:
+    cluster = _one_node_cluster(ws, "cancel-node")
+    src = source(**{"train.py": "import time\nprint('busy', flush=True)\ntime.sleep(60)\n"})
+    exp = Experiment(ws, "cancel")
+    config = ScriptRunConfig(src, "train.py", compute_target=cluster)
+    first, second = exp.submit(config), exp.submit(config)
+
+    def second_waits_for_the_node() -> bool:
+        info = services.store.get_run(second.id)
+        return info.status is RunStatus.QUEUED and bool(info.runtime.get("prepared"))
+
+    wait_until(lambda: services.store.get_run(first.id).status is RunStatus.RUNNING, 30)
+    wait_until(second_waits_for_the_node, 30, "the second run waiting Queued after Preparing")
+    second.cancel()
+    assert second.wait_for_completion()["status"] == "Canceled"
+    nodes = cluster.list_nodes()
+    assert [n["runId"] for n in nodes if n["nodeState"] == "running"] == [first.id]
+    first.cancel()
+    assert first.wait_for_completion()["status"] == "Canceled"
+
+    def no_node_busy() -> bool:
+        counts = cluster.get_status().serialize()["nodeStateCounts"]
+        return counts["runningNodeCount"] == 0 and counts["idleNodeCount"] == 1
+
+    wait_until(no_node_busy, 30, "the node to be idle again")
+    assert all(n["runId"] is None for n in cluster.list_nodes())
