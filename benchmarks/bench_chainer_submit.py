@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from first_line import STAMP, first_line_time  # noqa: E402
+from report import print_figures  # noqa: E402
 
 REPEATS = 5
 # The first line stamps the time; the import after it is what a Chainer script does next.
@@ -85,8 +86,7 @@ def main() -> dict:
         "difference, s (target <= 1.0)": sub - dir_,
         "meets <= 1 s": "yes" if sub - dir_ <= 1.0 else "NO",
     }
-    for key, value in figures.items():
-        print(f"{key:52} {value:>10.3f}" if isinstance(value, float) else f"{key:52} {value:>10}")
+    print_figures(figures)
     return figures
 
 

@@ -17,6 +17,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import print_figures  # noqa: E402
 
 from runyard._envs import default_build_settings, ensure_env, resolve_spec  # noqa: E402
 from runyard.core.environment import curated_environment  # noqa: E402
@@ -60,8 +63,7 @@ def main() -> dict:
         "meets <= 50 ms": "yes" if hit_s <= HIT_TARGET_S else "NO",
         "Chainer 7.8.1 env build, warm uv cache, s": build_s,
     }
-    for key, value in figures.items():
-        print(f"{key:48} {value:>10.3f}" if isinstance(value, float) else f"{key:48} {value:>10}")
+    print_figures(figures)
     return figures
 
 

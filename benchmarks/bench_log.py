@@ -16,6 +16,9 @@ import venv
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import print_figures  # noqa: E402
 
 from runyard._config import Settings, WorkspaceLayout  # noqa: E402
 from runyard._services import close_all, open_services  # noqa: E402
@@ -112,8 +115,7 @@ def main() -> dict:
         "ratio runyard/mlflow (target >= 50)": ours / theirs,
         "meets >= 100,000/s and >= 50x": "yes" if ours >= 100_000 and ours >= 50 * theirs else "NO",
     }
-    for key, value in figures.items():
-        print(f"{key:45} {value:>15,.1f}" if isinstance(value, float) else f"{key:45} {value:>15}")
+    print_figures(figures)
     return figures
 
 

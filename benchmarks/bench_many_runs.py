@@ -13,6 +13,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import print_figures  # noqa: E402
 
 from runyard._config import Settings, WorkspaceLayout  # noqa: E402
 from runyard._entities import RunStatus  # noqa: E402
@@ -79,8 +82,7 @@ def main() -> dict:
         finally:
             stop_agent(layout)
             close_all()
-    for key, value in figures.items():
-        print(f"{key:42} {value:>10.3f}" if isinstance(value, float) else f"{key:42} {value:>10}")
+    print_figures(figures)
     return figures
 
 

@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import print_figures  # noqa: E402
 
 from runyard._entities import MetricKind, MetricPoint  # noqa: E402
 
@@ -75,11 +78,5 @@ def main(points: int = POINTS) -> dict:
     }
 
 
-def _print(figures: dict) -> None:
-    for key, value in figures.items():
-        shown = f"{value:,.3f}" if isinstance(value, float) else str(value)
-        print(f"{key:48} {shown:>14}")
-
-
 if __name__ == "__main__":
-    _print(main())
+    print_figures(main())

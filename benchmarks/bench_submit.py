@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from first_line import STAMP, first_line_time  # noqa: E402
+from report import print_figures  # noqa: E402
 
 from runyard._config import Settings, WorkspaceLayout  # noqa: E402
 from runyard._services import close_all, open_services  # noqa: E402
@@ -74,8 +75,7 @@ def main() -> dict:
         "difference, s (target <= 0.5)": submitted - direct,
         "meets <= 0.5 s": "yes" if submitted - direct <= 0.5 else "NO",
     }
-    for key, value in figures.items():
-        print(f"{key:48} {value:>10.3f}" if isinstance(value, float) else f"{key:48} {value:>10}")
+    print_figures(figures)
     return figures
 
 
