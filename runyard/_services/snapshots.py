@@ -184,8 +184,9 @@ def materialize(layout: WorkspaceLayout, snapshot_id: str, dest: str | os.PathLi
     modify its working copy)."""
     dest = Path(dest)
     blobs = layout.snapshots_dir / "blobs"
+    manifest = read_manifest(layout, snapshot_id)  # an unknown id fails before any mkdir
     dest.mkdir(parents=True, exist_ok=True)
-    for rel, (sha, mode) in read_manifest(layout, snapshot_id).items():
+    for rel, (sha, mode) in manifest.items():
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(blobs / sha, target)
@@ -202,5 +203,4 @@ def restore(layout: WorkspaceLayout, snapshot_id: str, path: str | os.PathLike[s
             f"Cannot restore snapshot {snapshot_id!r} into {str(dest)!r}: it exists and is not "
             "an empty folder. Pass path= a new or empty folder."
         )
-    read_manifest(layout, snapshot_id)  # a clear error for an unknown snapshot, before mkdir
     return materialize(layout, snapshot_id, dest)
