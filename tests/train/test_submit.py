@@ -33,10 +33,27 @@ def _line(log: str, prefix: str) -> str:
     return next(line for line in log.splitlines() if line.startswith(prefix))[len(prefix) :]
 
 
-def test_estimator_script_params_reach_the_script_in_v1_order(ws, services, tmp_path) -> None:
+def _echo_source(tmp_path: Path) -> Path:
+    """A source folder whose train.py prints its argv, inputs and files (ECHO)."""
     src = tmp_path / "src"
     src.mkdir()
     (src / "train.py").write_text(ECHO)
+    return src
+
+
+def _upload_digits(ws, tmp_path: Path):
+    """a.csv and sub/b.csv uploaded to the default datastore under 'digits'."""
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.csv").write_text("x\n1\n")
+    (data / "sub" / "b.csv").write_text("x\n2\n")
+    datastore = ws.get_default_datastore()
+    datastore.upload(str(data), target_path="digits", show_progress=False)
+    return datastore
+
+
+def test_estimator_script_params_reach_the_script_in_v1_order(ws, services, tmp_path) -> None:
+    src = _echo_source(tmp_path)
     est = Estimator(
         str(src),
         compute_target="local",
@@ -59,16 +76,9 @@ def test_estimator_script_params_reach_the_script_in_v1_order(ws, services, tmp_
 def test_dataset_in_script_params_becomes_a_local_folder(ws, services, tmp_path) -> None:
     from runyard.core.dataset import Dataset
 
-    data = tmp_path / "data"
-    (data / "sub").mkdir(parents=True)
-    (data / "a.csv").write_text("x\n1\n")
-    (data / "sub" / "b.csv").write_text("x\n2\n")
-    datastore = ws.get_default_datastore()
-    datastore.upload(str(data), target_path="digits", show_progress=False)
+    datastore = _upload_digits(ws, tmp_path)
     ds = Dataset.File.from_files(path=(datastore, "digits")).register(ws, "digits")
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "train.py").write_text(ECHO)
+    src = _echo_source(tmp_path)
     est = Estimator(
         str(src),
         compute_target="local",
@@ -95,15 +105,8 @@ def test_dataset_in_script_params_becomes_a_local_folder(ws, services, tmp_path)
 def test_numpy_values_and_legacy_data_references_reach_the_script(ws, services, tmp_path) -> None:
     import numpy as np
 
-    data = tmp_path / "data"
-    (data / "sub").mkdir(parents=True)
-    (data / "a.csv").write_text("x\n1\n")
-    (data / "sub" / "b.csv").write_text("x\n2\n")
-    datastore = ws.get_default_datastore()
-    datastore.upload(str(data), target_path="digits", show_progress=False)
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "train.py").write_text(ECHO)
+    datastore = _upload_digits(ws, tmp_path)
+    src = _echo_source(tmp_path)
     est = Estimator(
         str(src),
         compute_target="local",
