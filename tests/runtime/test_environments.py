@@ -159,9 +159,11 @@ def test_agent_stopped_while_preparing_never_starts_the_script(ws, services, sou
     os.close(fd)  # the build goes on (and succeeds) under a stopping agent
     stopper.join(90)
     info = services.store.get_run(run.id)
-    assert info.status is RunStatus.FAILED
-    assert info.error["code"] == "AgentStopped"
-    assert info.start_time is None and not marker.exists()
+    # What the run went through, shown if an assertion fails (seen once under heavy load).
+    story = f"{info.status} {info.error} start={info.start_time}\n{_build_log_text(services, run.id)}"
+    assert info.status is RunStatus.FAILED, story
+    assert info.error["code"] == "AgentStopped", story
+    assert info.start_time is None and not marker.exists(), story
 
 
 def _build_log_text(services, run_id: str) -> str:
