@@ -160,7 +160,8 @@ def test_agent_stopped_while_preparing_never_starts_the_script(ws, services, sou
     stopper.join(90)
     info = services.store.get_run(run.id)
     # What the run went through, shown if an assertion fails (seen once under heavy load).
-    story = f"{info.status} {info.error} start={info.start_time}\n{_build_log_text(services, run.id)}"
+    build = _build_log_text(services, run.id)
+    story = f"{info.status} {info.error} start={info.start_time}\n{build}"
     assert info.status is RunStatus.FAILED, story
     assert info.error["code"] == "AgentStopped", story
     assert info.start_time is None and not marker.exists(), story
