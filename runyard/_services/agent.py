@@ -260,7 +260,7 @@ class Agent:
 
     def serve(self) -> None:
         from runyard._services import close_all, open_services
-        from runyard._services.compute import ClusterScheduler
+        from runyard._services.cluster_scheduler import ClusterScheduler
         from runyard._services.supervisor import reconcile
 
         self.services = open_services(self.layout, self.settings)

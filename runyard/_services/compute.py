@@ -1,8 +1,7 @@
-"""Compute targets: create, read, change and delete them, and place runs on their nodes.
+"""Compute targets as the SDK sees them: create, read, change and delete them, their status
+and nodes, and the vm-size table's facts (``runyard.core.compute`` calls these).
 
-The SDK (``runyard.core.compute``) calls the functions; the agent owns a
-``ClusterScheduler``, the only thing that changes node state (it persists the backend's
-state with ``store.update_compute_target(state=...)`` after every change).
+The agent's side, which places runs on nodes, is ``cluster_scheduler.py``.
 """
 
 from __future__ import annotations
@@ -10,11 +9,11 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from runyard._compute import BACKENDS
-from runyard._compute.base import ComputeBackend, Placement
+from runyard._compute.base import ComputeBackend
 from runyard._compute.vm_sizes import gpu_notice, vm_size
 from runyard._entities import ComputeTargetInfo
 from runyard._services import Services
@@ -157,65 +156,3 @@ def target_status(info: ComputeTargetInfo) -> dict[str, Any]:
 
 def list_nodes(info: ComputeTargetInfo) -> list[dict[str, Any]]:
     return backend_of(info).nodes()
-
-
-class ClusterScheduler:
-    """The agent's side: ticks every target and places runs on nodes. Each call starts
-    from the stored state, so a target changed by the SDK (update, delete) is seen at once."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    def _save(self, before: ComputeTargetInfo, backend: ComputeBackend) -> None:
-        provisioning = "Succeeded" if before.provisioning_state == "Creating" else None
-        state = backend.state()
-        if state == dict(before.state) and provisioning is None:
-            return
-        self.services.store.update_compute_target(
-            before.name, state=state, provisioning_state=provisioning
-        )
-
-    def tick(
-        self, now: float, waiting: Mapping[str, Collection[str]], running: Collection[str]
-    ) -> bool:
-        """Advances every target; True while some target still changes on its own."""
-        busy = False
-        for info in self.services.store.list_compute_targets():
-            if info.compute_type not in BACKENDS:
-                continue
-            backend = backend_of(info)
-            backend.tick(now, waiting.get(info.name, ()), running)
-            self._save(info, backend)
-            busy = busy or backend.needs_agent()
-        return busy
-
-    def max_nodes(self, target: str) -> int:
-        """How many of the target's runs may prepare at once: one per node it may have.
-
-        Raises:
-            ComputeTargetException: the target is gone or cannot run jobs.
-        """
-        return max(1, backend_of(self.services.store.get_compute_target(target)).max_nodes)
-
-    def place(self, run_id: str, target: str, now: float) -> Placement:
-        """A node for the run, or a wait (with a Scaling line when the target grew).
-
-        Raises:
-            ComputeTargetException: the target is gone or cannot run jobs.
-        """
-        info = self.services.store.get_compute_target(target)
-        backend = backend_of(info)
-        placement = backend.acquire_node(run_id, now)
-        self._save(info, backend)
-        return placement
-
-    def release(self, target: str, node_id: str, now: float) -> None:
-        from runyard.exceptions import ComputeTargetNotFound
-
-        try:
-            info = self.services.store.get_compute_target(target)
-        except ComputeTargetNotFound:
-            return
-        backend = backend_of(info)
-        backend.release_node(node_id, now)
-        self._save(info, backend)
