@@ -9,9 +9,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runyard._artifact_names import check_artifact_name
 from runyard._entities import ModelVersion
 from runyard._services import tracking
-from runyard._store.artifacts import check_artifact_name
 from runyard.exceptions import (
     InvalidModelRequest,
     ModelPathNotFoundException,

@@ -11,8 +11,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runyard._artifact_names import check_artifact_name
 from runyard._entities import ExperimentInfo, MetricKind, MetricSeries, RunInfo, RunStatus
-from runyard._store.artifacts import check_artifact_name
 from runyard.exceptions import ArtifactNotFound, UserErrorException
 
 if TYPE_CHECKING:

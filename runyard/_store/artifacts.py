@@ -8,34 +8,10 @@ Keys are relative POSIX paths such as ``runs/<run_id>/outputs/model.npz`` or
 from __future__ import annotations
 
 import abc
-import posixpath
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from runyard.exceptions import InvalidArtifactName
-
-
-def check_artifact_name(name: object) -> str:
-    """Returns the normalised name, or raises InvalidArtifactName naming the problem.
-
-    Accepts relative POSIX paths; refuses absolute paths, drive letters, backslashes,
-    ``..`` segments, empty names and names that would escape the run's folder."""
-    if not isinstance(name, str):
-        raise InvalidArtifactName(name, f"it must be a str, not {type(name).__name__}")
-    if not name or not name.strip():
-        raise InvalidArtifactName(name, "it is empty")
-    if "\x00" in name:
-        raise InvalidArtifactName(name, "it contains a NUL character")
-    if "\\" in name:
-        raise InvalidArtifactName(name, "use '/' as the separator, not '\\'")
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise InvalidArtifactName(name, "it is an absolute path")
-    parts = PurePosixPath(name).parts
-    if ".." in parts:
-        raise InvalidArtifactName(name, "'..' would leave the run's folder")
-    norm = posixpath.normpath(name)
-    if norm in (".", "") or norm.startswith("../"):
-        raise InvalidArtifactName(name, "it does not name a file inside the run")
-    return norm
+# Not used here: runyard._services.job_results still imports it from this module.
+from runyard._artifact_names import check_artifact_name as check_artifact_name
 
 
 class ArtifactStore(abc.ABC):

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from runyard._store.artifacts import ArtifactStore, check_artifact_name
+from runyard._artifact_names import check_artifact_name
+from runyard._store.artifacts import ArtifactStore
 from runyard.exceptions import ArtifactNotFound, UserErrorException
 
 

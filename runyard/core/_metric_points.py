@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from runyard._artifact_names import check_artifact_name
 from runyard._entities import MetricKind, MetricPoint
 from runyard._metric_values import check_metric_name, check_scalar
 from runyard.exceptions import UserErrorException
@@ -78,8 +79,6 @@ def table_points(name: str, value: Any, description: str = "") -> list[MetricPoi
 
 def image_artifact(name: str, path: Any, plot: Any) -> tuple[str, bytes]:
     """(artifact name, png bytes) for log_image; checks everything before any upload."""
-    from runyard._store.artifacts import check_artifact_name
-
     if (path is None) == (plot is None):
         raise UserErrorException(
             f"run.log_image({name!r}, ...) needs exactly one of path= (a png file) or plot= "
