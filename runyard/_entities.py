@@ -27,11 +27,41 @@ class RunStatus(str, enum.Enum):
     def is_terminal(self) -> bool:
         return self in _TERMINAL
 
+    def is_active(self) -> bool:
+        """True while an agent supervises the run (it holds capacity, its job may run)."""
+        return self in ACTIVE_STATUSES
+
     def __str__(self) -> str:
         return self.value
 
 
 _TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED})
+ACTIVE_STATUSES = frozenset(
+    {
+        RunStatus.PREPARING,
+        RunStatus.STARTING,
+        RunStatus.RUNNING,
+        RunStatus.FINALIZING,
+        RunStatus.CANCEL_REQUESTED,
+    }
+)
+
+
+class ErrorCode(str, enum.Enum):
+    """The codes Runyard itself gives a run's error. A user's ``run.fail(error_code=...)``
+    and a failed environment build (the builder's exception name) give other strings."""
+
+    USER_ERROR = "UserError"  # the script exited non-zero; run.fail() without a code
+    PROCESS_KILLED = "ProcessKilled"  # the script was killed by a signal
+    AGENT_STOPPED = "AgentStopped"  # runyard agent stop / SIGTERM while the run was active
+    AGENT_DIED = "AgentDied"  # the supervising agent disappeared
+    SUPERVISOR_ERROR = "SupervisorError"  # a bug of ours while supervising the run
+    DATASET_INPUT_FAILED = "DatasetInputFailed"
+    COMPUTE_TARGET_NOT_FOUND = "ComputeTargetNotFound"
+    MAX_RUN_DURATION_EXCEEDED = "MaxRunDurationExceeded"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class MetricKind(str, enum.Enum):
@@ -73,6 +103,51 @@ class ExperimentInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class RunError:
+    """Why a run Failed (or was Canceled with a reason)."""
+
+    code: ErrorCode | str
+    message: str
+    exit_code: int | None = None  # the script's, when it ended by itself or by a signal
+    last_error_lines: tuple[str, ...] = ()  # its last traceback from the driver log
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape (v1's details["error"]["error"]): code, message, and the rest
+        when known."""
+        out: dict[str, Any] = {"code": str(self.code), "message": self.message}
+        if self.exit_code is not None:
+            out["exit_code"] = self.exit_code
+        if self.last_error_lines:
+            out["last_error_lines"] = list(self.last_error_lines)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class JobRef:
+    """What identifies a launched job to the compute backend that launched it, so that a
+    later agent can find it again (``ComputeBackend.reattach``)."""
+
+    backend: str  # the compute type whose backend launched it ("local", "AmlCompute" ...)
+    job_id: str  # the backend's id: a pid for local processes
+
+
+@dataclass(frozen=True, slots=True)
+class RunRuntime:
+    """The agent's bookkeeping of a run (never shown to v1 code as such). None: not
+    recorded yet. ``Store.update_run(runtime=...)`` merges the fields that are not None."""
+
+    submitted_by: str | None = None
+    agent_pid: int | None = None  # the agent that claimed the run last
+    prepared_python: str | None = None  # a cluster run's built interpreter, once Prepared
+    scaling: str | None = None  # the 'Scaling: ...' line when its cluster grew for it
+    node_id: str | None = None  # the cluster node it was placed on
+    job: JobRef | None = None  # its launched job
+    workdir: str | None = None  # the job's working copy
+    exit_code: int | None = None  # recorded as soon as the job ended
+    timed_out_after: float | None = None  # max_run_duration_seconds, once it passed
+
+
+@dataclass(frozen=True, slots=True)
 class RunInfo:
     run_id: str
     experiment_name: str
@@ -90,10 +165,11 @@ class RunInfo:
     definition: Mapping[str, Any] = field(default_factory=dict)
     start_time: datetime | None = None
     end_time: datetime | None = None
-    # {"code": ..., "message": ...} once the run Failed (or was Canceled with a reason)
-    error: Mapping[str, Any] | None = None
-    # Supervisor bookkeeping: pid, working dir, agent id ... (never shown to v1 code as such)
-    runtime: Mapping[str, Any] = field(default_factory=dict)
+    error: RunError | None = None  # once the run Failed (or was Canceled with a reason)
+    runtime: RunRuntime = field(default_factory=RunRuntime)
+    # True for runs the agent runs (submitted scripts); False for runs a process logs to
+    # itself (start_logging, child_run).
+    agent_managed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,12 @@ def missing_variables(environ: Mapping[str, str]) -> list[str]:
     return [name for name in REQUIRED if not environ.get(name)]
 
 
+def alias_pythonpath() -> str:
+    """The folder to prepend to a job's PYTHONPATH so that its ``import azureml`` is Runyard
+    (``runyard/compat/jobpath``; ``runyard`` itself must also be importable in the job)."""
+    return str(Path(__file__).resolve().parent / "compat" / "jobpath")
+
+
 def package_pythonpath(environ: Mapping[str, str]) -> str | None:
     """PYTHONPATH that lets a child Python import this same runyard (a source checkout
     is not on sys.path of a process started elsewhere); None when nothing is needed."""

@@ -1,9 +1,20 @@
-"""``ComputeBackend``: what the agent needs from a compute target to place runs on nodes.
+"""The compute seam: what the agent needs from a compute target to run jobs on its nodes.
 
-A backend is built from a target's stored config and state, changes only its in-memory
-state, and the agent persists ``state()`` afterwards (the agent is the only process that
-changes node state, so SDK readers always see what the agent decided). Implementations:
-``local.LocalClusterBackend`` (slots on this machine); Ray comes with the scale-out issue.
+A ``ComputeBackend`` does two things:
+- **node accounting**: it is built from a target's stored config and state, changes only its
+  in-memory state, and the agent persists ``state()`` afterwards (the agent is the only
+  process that changes node state, so SDK readers always see what the agent decided);
+- **jobs**: ``launch(JobSpec)`` starts a prepared job on a node and returns a ``JobHandle``
+  that can be polled, waited on and cancelled (every process of the job, on every node);
+  ``reattach(run_id, JobRef)`` gives the handle back from what was persisted, after an agent
+  restart.
+
+The agent prepares everything a job needs in local paths (``JobSpec``: working copy, spool,
+driver log). A backend whose processes live on another machine copies the working copy there
+and brings the spool, the driver log and ``./logs`` / ``./outputs`` back into those same
+paths in ``JobHandle.sync()``, so the supervisor never knows where a job runs.
+Implementations: ``local.LocalMachineBackend`` (the 'local' target),
+``local.LocalClusterBackend`` (AmlCompute nodes as slots of this machine); Ray comes next.
 """
 
 from __future__ import annotations
@@ -11,7 +22,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from runyard._entities import JobRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +36,53 @@ class Placement:
     scaling: str | None = None  # a 'Scaling: ...' line when the request made the target grow
 
 
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A prepared job: everything is in place on the agent's machine."""
+
+    run_id: str
+    argv: tuple[str, ...]  # interpreter, entry script, arguments
+    cwd: Path  # the materialized snapshot (the job's working copy)
+    env: Mapping[str, str]  # the whole environment of the job's process
+    driver_log: Path  # stdout and stderr are appended here, live
+    node_id: str | None = None  # the node placement gave it (None on the 'local' target)
+
+
+class JobHandle(abc.ABC):
+    """A launched job. Every method may be called from the supervisor's thread only."""
+
+    @property
+    @abc.abstractmethod
+    def ref(self) -> JobRef:
+        """What to persist so that ``ComputeBackend.reattach`` finds the job again."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float) -> int | None:
+        """Waits up to ``timeout`` seconds; the exit code once the job ended (negative: the
+        signal that killed it), else None. A reattached job's exit code may be unknown:
+        then None, and ``running()`` says whether it still runs."""
+
+    @abc.abstractmethod
+    def running(self) -> bool:
+        """True while any process of the job is alive."""
+
+    @abc.abstractmethod
+    def cancel(self, *, force: bool = False) -> None:
+        """Asks every process of the job to stop (SIGTERM), or kills them (``force``),
+        detached descendants included. Returns at once; safe when the job has ended."""
+
+    def sync(self) -> None:  # noqa: B027 - optional: a no-op where the files are shared
+        """Brings the job's spool, driver log, ./logs and ./outputs up to date in the paths
+        of its JobSpec (a remote backend pulls them over its channel)."""
+
+
 class ComputeBackend(abc.ABC):
-    """One compute target's nodes, as the agent's scheduler sees them."""
+    """One compute target: its nodes, as the agent's scheduler sees them, and its jobs."""
+
+    # True: a run prepares its environment first and then waits Queued for a node (v1's
+    # cluster order); False: a run holds its slot from Preparing to its end (the 'local'
+    # target).
+    queues_for_node: bool = True
 
     def __init__(self, name: str, config: Mapping[str, Any], state: Mapping[str, Any]) -> None:
         self.name = name
@@ -34,6 +93,20 @@ class ComputeBackend(abc.ABC):
         """The most nodes the target may grow to (v1's max_nodes)."""
         return int(self.config.get("max_nodes", 0))
 
+    # ---- jobs ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def launch(self, job: JobSpec) -> JobHandle:
+        """Starts the job on ``job.node_id``.
+
+        Raises:
+            OSError: the job's process could not be started.
+        """
+
+    @abc.abstractmethod
+    def reattach(self, run_id: str, ref: JobRef) -> JobHandle:
+        """The handle of the run's job launched by an earlier agent (it may have ended)."""
+
+    # ---- node accounting -----------------------------------------------------------------
     @abc.abstractmethod
     def acquire_node(self, run_id: str, now: float) -> Placement:
         """A node for the run, or None with the target scaled up when it may grow."""

@@ -1,4 +1,8 @@
-"""The local cluster: each node of an AmlCompute target is a slot on this machine.
+"""This machine as compute: the 'local' target, and clusters whose nodes are its slots.
+
+``LocalMachineBackend`` is the 'local' target: ``local_max_concurrent_runs`` slots, held by
+a run from Preparing to its end. ``LocalClusterBackend`` is an AmlCompute target: each node
+is a slot of this machine.
 
 Node life: ``preparing`` (the cluster is resizing up) -> ``idle`` <-> ``running`` ->
 ``leaving`` (scaled down after ``idle_seconds_before_scaledown``) -> gone. A node started
@@ -12,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from runyard._compute.base import ComputeBackend, Placement
+from runyard._compute.processes import LocalProcesses
 
 PREPARING, IDLE, RUNNING, LEAVING = "preparing", "idle", "running", "leaving"
 
@@ -20,8 +25,61 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
 
 
-class LocalClusterBackend(ComputeBackend):
+class LocalMachineBackend(LocalProcesses, ComputeBackend):
+    """The 'local' target: ``max_nodes`` slots (the agent's local_max_concurrent_runs),
+    kept in memory only; a run takes one before Preparing and keeps it to its end."""
+
+    compute_type = "local"
+    queues_for_node = False
+
+    def __init__(self, name: str, config: Mapping[str, Any], state: Mapping[str, Any]) -> None:
+        super().__init__(name, config, state)
+        self._slots: dict[str, str] = {}  # slot id -> run id
+
+    def acquire_node(self, run_id: str, now: float) -> Placement:
+        for slot, holder in self._slots.items():
+            if holder == run_id:
+                return Placement(slot)
+        for i in range(self.max_nodes):
+            slot = f"local_{i}"
+            if slot not in self._slots:
+                self._slots[slot] = run_id
+                return Placement(slot)
+        return Placement(None)
+
+    def release_node(self, node_id: str, now: float) -> None:
+        self._slots.pop(node_id, None)
+
+    def tick(self, now: float, waiting: Collection[str], running: Collection[str]) -> None:
+        self._slots = {s: r for s, r in self._slots.items() if r in running}
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "nodeId": slot,
+                "port": None,
+                "privateIpAddress": "127.0.0.1",
+                "publicIpAddress": "127.0.0.1",
+                "nodeState": RUNNING if slot in self._slots else IDLE,
+                "runId": self._slots.get(slot),
+            }
+            for slot in (f"local_{i}" for i in range(self.max_nodes))
+        ]
+
+    def status(self) -> dict[str, Any]:
+        return {"currentNodeCount": self.max_nodes, "runningNodeCount": len(self._slots)}
+
+    def state(self) -> dict[str, Any]:
+        return {"slots": dict(self._slots)}
+
+    def needs_agent(self) -> bool:
+        return False
+
+
+class LocalClusterBackend(LocalProcesses, ComputeBackend):
     """Nodes are records; a run "on" a node runs as a process of this machine."""
+
+    compute_type = "AmlCompute"
 
     def __init__(self, name: str, config: Mapping[str, Any], state: Mapping[str, Any]) -> None:
         super().__init__(name, config, state)
@@ -163,6 +221,3 @@ class LocalClusterBackend(ComputeBackend):
         return len(self._nodes) > self.min_nodes or any(
             n["nodeState"] in (PREPARING, LEAVING) for n in self._nodes
         )
-
-
-BACKENDS: dict[str, type[ComputeBackend]] = {"AmlCompute": LocalClusterBackend}

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from runyard._compute import LOCAL
 from runyard._entities import RunInfo, RunStatus
 from runyard._services import Services
-from runyard._services.agent import agent_pid, ensure_agent
-from runyard._services.job_setup import BUILD_LOG
-from runyard._services.supervisor import DRIVER_LOG
+from runyard._services.agent_client import agent_pid, ensure_agent
+from runyard._services.driver_log import BUILD_LOG, DRIVER_LOG
 from runyard.exceptions import ExperimentExecutionException
 
 _AGENT_CHECK_EVERY = 2.0  # seconds between liveness checks of the agent while waiting
@@ -85,8 +85,8 @@ def _reached(info: RunInfo) -> int:
     """Index in _LIFECYCLE of the last phase the run reached, from its status and what its
     supervisors recorded (a run that failed while Preparing never ran)."""
     status, runtime = info.status, info.runtime
-    waited = _LIFECYCLE.index(SCALING if runtime.get("scaling") else NODE_WAIT)
-    prepared = info.target != "local" and bool(runtime.get("prepared"))
+    waited = _LIFECYCLE.index(SCALING if runtime.scaling else NODE_WAIT)
+    prepared = info.target != LOCAL and bool(runtime.prepared_python)
     if status is RunStatus.QUEUED:
         return waited if prepared else 0
     if status.value in _LIFECYCLE:
@@ -95,18 +95,18 @@ def _reached(info: RunInfo) -> int:
         running = _LIFECYCLE.index(RunStatus.RUNNING.value)
         stopped = status in (RunStatus.CANCELED, RunStatus.CANCEL_REQUESTED)
         return running if stopped else running + 1
-    if any(key in runtime for key in ("pid", "workdir", "node_id")):
+    if runtime.job is not None or runtime.workdir is not None or runtime.node_id is not None:
         return _LIFECYCLE.index(RunStatus.STARTING.value)
     if prepared:
         return waited
-    if "agent_pid" in runtime:
+    if runtime.agent_pid is not None:
         return _LIFECYCLE.index(RunStatus.PREPARING.value)
     return 0
 
 
 def _phase_line(phase: str, info: RunInfo) -> str | None:
     """The line after ``[phase]``, or None for a phase this run does not show."""
-    local = info.target == "local"
+    local = info.target == LOCAL
     if phase == RunStatus.QUEUED.value:
         return (
             "Queued: waiting for a free local slot" if local else "Queued: waiting to be prepared"
@@ -114,8 +114,7 @@ def _phase_line(phase: str, info: RunInfo) -> str | None:
     if phase == NODE_WAIT:
         return None if local else f"Queued: waiting for a node of cluster {info.target}"
     if phase == SCALING:
-        scaling = info.runtime.get("scaling")
-        return str(scaling) if scaling else None
+        return info.runtime.scaling
     return _PHASE_LINES[phase]
 
 
@@ -188,7 +187,7 @@ def _summary(info: RunInfo, out: TextIO) -> None:
     out.write(f"\nExecution Summary\n{_SEPARATOR}\nRunId: {info.run_id}\n")
     out.write(f"Status: {info.status.value}\n")
     if info.error:
-        out.write(f"Error: {info.error.get('message', '')}\n")
+        out.write(f"Error: {info.error.message}\n")
     out.write("\n")
     out.flush()
 
@@ -244,7 +243,7 @@ def _wait(
         if info.status.is_terminal():
             break
         now = time.monotonic()
-        if now >= next_check and "snapshot_id" in info.definition:
+        if now >= next_check and info.agent_managed:
             if agent_pid(services.layout) is None:
                 ensure_agent(services.layout, services.settings)
             next_check = now + _AGENT_CHECK_EVERY

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from runyard._artifact_names import check_artifact_name
 from runyard._entities import MetricKind, MetricPoint
 from runyard._services import Services
+from runyard._services.driver_log import append_driver_log
 from runyard._spool import IMAGE, LIST, SCALAR, TABLE, read_records
-from runyard._store.artifacts import check_artifact_name
 from runyard.exceptions import InvalidArtifactName, MetricTypeConflict, RunyardError
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,6 @@ class SpoolIngester:
                 self._report(refused)
 
     def _report(self, refused: Mapping[str, str]) -> None:
-        from runyard._services.supervisor import append_driver_log
-
         for message in refused.values():
             log.warning("run %s: %s", self.run_id, message)
         append_driver_log(

@@ -1,21 +1,31 @@
 """What a job needs before its process starts: its environment (Preparing), the lines the
-driver log starts with, its dataset inputs, and its final argv.
+driver log starts with, its dataset inputs, its final argv; and removing its folder.
 
 Called by the supervisor, one run at a time, inside the agent.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import runyard
-from runyard._services import Services
+from runyard import _jobenv
+from runyard._compute import LOCAL
+from runyard._config import Settings
+from runyard._entities import ACTIVE_STATUSES, RunStatus
+from runyard._envs import docker_notice, resolve_spec
+from runyard._envs.builder import default_build_settings, ensure_env
+from runyard._services import Services, open_services
+from runyard._services.compute import gpu_warning
+from runyard._services.datasets import materialize_input, remove_materialized
+from runyard._services.workspaces import layout_for, list_workspaces
 from runyard.exceptions import ComputeTargetException
 
-BUILD_LOG = "azureml-logs/20_image_build_log.txt"
 DATASET_TOKEN = "DatasetConsumptionConfig:"
 
 
@@ -37,11 +47,6 @@ def prepare_environment(
         RunyardError: the spec is bad or the build failed (uv's own output in the message).
         EnvironmentBuildStopped: ``should_stop()`` turned True during the build.
     """
-    import dataclasses
-
-    from runyard._envs.builder import default_build_settings, ensure_env
-    from runyard._envs.spec import resolve_spec
-
     resolved = resolve_spec(definition["environment"])
     for note in resolved.notes:
         log(note)
@@ -52,8 +57,6 @@ def prepare_environment(
 
 def driver_log_notices(services: Services, definition: Mapping[str, Any], target: str) -> list[str]:
     """Lines the driver log starts with: docker not used, GPU asked but absent."""
-    from runyard._envs import docker_notice
-
     lines: list[str] = []
     if has_environment(definition):
         docker = definition.get("docker") or {}
@@ -61,9 +64,7 @@ def driver_log_notices(services: Services, definition: Mapping[str, Any], target
         if notice:
             lines.append(notice)
     lines.extend(str(n) for n in definition.get("notices") or [])
-    if target != "local":
-        from runyard._services.compute import gpu_warning
-
+    if target != LOCAL:
         try:
             warning = gpu_warning(services.store.get_compute_target(target))
         except ComputeTargetException:
@@ -94,9 +95,7 @@ def runyard_import_root(home: Path) -> str:
 
 def job_python_path(services: Services, built_env: bool) -> list[str]:
     """PYTHONPATH entries: the azureml alias always; runyard itself in a built env."""
-    from runyard.compat import job_pythonpath
-
-    entries = [job_pythonpath()]
+    entries = [_jobenv.alias_pythonpath()]
     if built_env:
         entries.insert(0, runyard_import_root(services.settings.home))
     return entries
@@ -109,8 +108,6 @@ def materialize_inputs(
     data = definition.get("data") or {}
     if not data:
         return {}
-    from runyard._services.datasets import materialize_input
-
     found: dict[str, tuple[str, str]] = {}
     for name, entry in data.items():
         path = materialize_input(services, dict(entry), inputs_dir / name)
@@ -128,19 +125,21 @@ def job_argv(arguments: list[str], inputs: Mapping[str, tuple[str, str]]) -> lis
     return out
 
 
-def environments_in_use(settings: Any) -> set[str]:
+def remove_job_dir(job_dir: Path) -> None:
+    """Removes a job's folder, its read-only dataset mounts included."""
+    inputs = job_dir / "inputs"
+    if inputs.exists():
+        remove_materialized(inputs)
+    shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def environments_in_use(settings: Settings) -> set[str]:
     """Spec hashes of the environments of active runs in every workspace of this home,
     so ``runyard envs prune`` keeps them."""
-    from runyard._entities import RunStatus
-    from runyard._envs import resolve_spec
-    from runyard._services import open_services
-    from runyard._services.supervisor import ACTIVE
-    from runyard._services.workspaces import layout_for, list_workspaces
-
     hashes: set[str] = set()
     for identity in list_workspaces(settings):
         services = open_services(layout_for(settings, identity.name), settings)
-        statuses = (*ACTIVE, RunStatus.QUEUED)
+        statuses = (*ACTIVE_STATUSES, RunStatus.QUEUED)
         for info in services.store.list_runs(statuses=statuses, include_children=True):
             if has_environment(info.definition):
                 hashes.add(resolve_spec(info.definition["environment"]).spec.hash)

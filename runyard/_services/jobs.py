@@ -7,26 +7,20 @@ workspace's agent, starting it when none runs. Nothing is stored when validation
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from runyard._compute import LOCAL, cluster_types
 from runyard._entities import RunInfo, RunStatus
 from runyard._services import Services
-from runyard._services.agent import ensure_agent, wake
+from runyard._services.agent_client import ensure_agent, wake
+from runyard._services.runs import new_run_id
 from runyard._services.snapshots import check_source_directory, take_snapshot
 from runyard.exceptions import UserErrorException
 
-SUPPORTED_TARGETS = ("local",)
 _SHOWN_FILES = 30
 _ARGUMENT_TYPES = (str, int, float, bool)
-
-
-def new_run_id(experiment_name: str) -> str:
-    """v1's shape: ``<experiment>_<epoch seconds>_<8 hex>``."""
-    return f"{experiment_name}_{int(time.time())}_{secrets.token_hex(4)}"
 
 
 def _check_script(source: Path, script: str) -> str:
@@ -87,11 +81,9 @@ def _check_max_duration(definition: Mapping[str, Any] | None) -> None:
 
 def _check_target(services: Services, target: Any) -> str:
     """'local' or the name of a compute target of this workspace that can run jobs."""
-    from runyard._compute import BACKENDS
-
     name = getattr(target, "name", target)
-    if name in SUPPORTED_TARGETS:
-        return str(name)
+    if name == LOCAL:
+        return LOCAL
     if name == "amlcompute":
         raise UserErrorException(
             "compute target 'amlcompute' (a run-based cluster made from vm_size) is not "
@@ -111,10 +103,10 @@ def _check_target(services: Services, target: Any) -> str:
             f"{['local', *sorted(found)]}). Create it with ComputeTarget.create(ws, {name!r}, "
             "AmlCompute.provisioning_configuration(...)) or use compute_target='local'."
         )
-    if info.compute_type not in BACKENDS:
+    if info.compute_type not in cluster_types():
         raise UserErrorException(
             f"compute target {name!r} is a {info.compute_type}, which cannot run jobs here; "
-            f"use 'local' or a target of type {sorted(BACKENDS)}."
+            f"use 'local' or a target of type {cluster_types()}."
         )
     return name
 
@@ -168,6 +160,7 @@ def submit_script_run(
         # v1 records the snapshot as an immutable property of the run.
         properties={"ContentSnapshotId": snapshot_id},
         definition=run_definition,
+        agent_managed=True,
     )
     ensure_agent(services.layout, services.settings)
     return info
@@ -198,7 +191,7 @@ def cancel_run(services: Services, run_id: str) -> RunInfo:
     requested = store.set_run_status(run_id, RunStatus.CANCEL_REQUESTED, expected=_CANCELABLE)
     if requested is None:  # finished, or already requested, meanwhile
         return store.get_run(run_id)
-    if "snapshot_id" in requested.definition:
+    if requested.agent_managed:
         # A dead agent's runs are ended by the next agent's reconcile.
         ensure_agent(services.layout, services.settings)
     return requested

@@ -21,7 +21,9 @@ from runyard._entities import (
     MetricPoint,
     MetricSeries,
     ModelVersion,
+    RunError,
     RunInfo,
+    RunRuntime,
     RunStatus,
 )
 
@@ -58,6 +60,7 @@ class Store(abc.ABC):
         tags: Mapping[str, str | None] | None = None,
         properties: Mapping[str, str] | None = None,
         definition: Mapping[str, Any] | None = None,
+        agent_managed: bool = False,
     ) -> RunInfo:
         """Creates the experiment if needed and gives the run the next number in its
         experiment (1, 2, ... with no gap or duplicate under concurrency). Sets
@@ -79,8 +82,10 @@ class Store(abc.ABC):
         tags: Mapping[str, str | None] | Collection[str] | None = None,
         properties: Mapping[str, str] | Collection[str] | None = None,
         run_type: str | None = None,
+        agent_managed: bool | None = None,
     ) -> list[RunInfo]:
-        """Newest first (created_time, then number, descending).
+        """Newest first (created_time, then number, descending). ``agent_managed`` given:
+        only runs with that flag.
 
         parent_run_id given: that run's direct children. Otherwise top-level runs only,
         unless include_children. tags/properties: a mapping requires key == value (a None
@@ -92,7 +97,7 @@ class Store(abc.ABC):
         run_id: str,
         status: RunStatus,
         *,
-        error: Mapping[str, Any] | None = None,
+        error: RunError | None = None,
         expected: Collection[RunStatus] | None = None,
     ) -> RunInfo | None:
         """Moves a run to ``status`` atomically.
@@ -101,7 +106,7 @@ class Store(abc.ABC):
         - ``expected`` given and the current status not in it: returns None, changes
           nothing (compare-and-set, used by the agent to claim queued runs).
         - Sets start_time on the first move to Running, end_time on a terminal status.
-        - ``error`` is stored with it (``{"code", "message", ...}``)."""
+        - ``error`` is stored with it."""
 
     @abc.abstractmethod
     def update_run(
@@ -111,10 +116,11 @@ class Store(abc.ABC):
         display_name: str | None = None,
         description: str | None = None,
         definition: Mapping[str, Any] | None = None,
-        runtime: Mapping[str, Any] | None = None,
+        runtime: RunRuntime | None = None,
     ) -> RunInfo:
-        """Sets the given fields; None leaves a field alone. ``definition`` and
-        ``runtime`` are merged key by key into what is stored."""
+        """Sets the given fields; None leaves a field alone. ``definition`` is merged key
+        by key into what is stored, ``runtime`` field by field (its None fields are left
+        alone)."""
 
     @abc.abstractmethod
     def set_tags(self, run_id: str, tags: Mapping[str, str | None]) -> RunInfo: ...

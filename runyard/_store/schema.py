@@ -38,6 +38,7 @@ from runyard._entities import (
     RunInfo,
     RunStatus,
 )
+from runyard._store.run_state import error_from_json, runtime_from_json
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -112,6 +113,7 @@ class RunRow(Base):
     runtime: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     spool_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    agent_managed: Mapped[bool] = mapped_column(Boolean, default=False)
 
     def to_entity(self) -> RunInfo:
         return RunInfo(
@@ -130,8 +132,9 @@ class RunRow(Base):
             definition=dict(self.definition),
             start_time=self.start_time,
             end_time=self.end_time,
-            error=dict(self.error) if self.error is not None else None,
-            runtime=dict(self.runtime),
+            error=error_from_json(self.error),
+            runtime=runtime_from_json(self.runtime),
+            agent_managed=bool(self.agent_managed),
         )
 
 

@@ -24,7 +24,9 @@ from runyard._entities import (
     MetricKind,
     MetricPoint,
     MetricSeries,
+    RunError,
     RunInfo,
+    RunRuntime,
     RunStatus,
 )
 from runyard._store import metrics as codec
@@ -34,6 +36,7 @@ from runyard._store.data_sql import DatasetMethods, DatastoreMethods
 from runyard._store.envs_sql import EnvironmentMethods
 from runyard._store.filters import matches
 from runyard._store.models_sql import ModelMethods
+from runyard._store.run_state import runtime_changes
 from runyard._store.schema import (
     ExperimentRow,
     MetricPointRow,
@@ -136,6 +139,7 @@ class SqlStore(
         tags: Mapping[str, str | None] | None = None,
         properties: Mapping[str, str] | None = None,
         definition: Mapping[str, Any] | None = None,
+        agent_managed: bool = False,
     ) -> RunInfo:
         status = RunStatus(status)
         try:
@@ -174,6 +178,7 @@ class SqlStore(
                     runtime={},
                     error=None,
                     spool_offset=0,
+                    agent_managed=agent_managed,
                 )
                 session.add(row)
                 session.flush()
@@ -204,8 +209,11 @@ class SqlStore(
         tags: Mapping[str, str | None] | Collection[str] | None = None,
         properties: Mapping[str, str] | Collection[str] | None = None,
         run_type: str | None = None,
+        agent_managed: bool | None = None,
     ) -> list[RunInfo]:
         query = select(RunRow).order_by(RunRow.created_time.desc(), RunRow.number.desc())
+        if agent_managed is not None:
+            query = query.where(RunRow.agent_managed.is_(agent_managed))
         if experiment_name is not None:
             query = query.where(RunRow.experiment_name == experiment_name)
         if parent_run_id is not None:
@@ -228,7 +236,7 @@ class SqlStore(
         run_id: str,
         status: RunStatus,
         *,
-        error: Mapping[str, Any] | None = None,
+        error: RunError | None = None,
         expected: Collection[RunStatus] | None = None,
     ) -> RunInfo | None:
         status = RunStatus(status)
@@ -250,7 +258,7 @@ class SqlStore(
             if status.is_terminal():
                 row.end_time = now
             if error is not None:
-                row.error = dict(error)
+                row.error = error.to_dict()
             session.flush()
             return row.to_entity()
 
@@ -261,7 +269,7 @@ class SqlStore(
         display_name: str | None = None,
         description: str | None = None,
         definition: Mapping[str, Any] | None = None,
-        runtime: Mapping[str, Any] | None = None,
+        runtime: RunRuntime | None = None,
     ) -> RunInfo:
         with self._write() as session:
             row = self._run_row(session, run_id, lock=True)
@@ -273,7 +281,7 @@ class SqlStore(
             if definition is not None:
                 row.definition = {**row.definition, **definition}
             if runtime is not None:
-                row.runtime = {**row.runtime, **runtime}
+                row.runtime = {**row.runtime, **runtime_changes(runtime)}
             session.flush()
             return row.to_entity()
 
