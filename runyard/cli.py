@@ -181,9 +181,9 @@ def runs_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """List runs, newest first."""
-    from runyard._services import tracking
+    from runyard._services import runs
 
-    infos = tracking.list_runs(_services(workspace), experiment_name=experiment)
+    infos = runs.list_runs(_services(workspace), experiment_name=experiment)
     rows = [_run_row(i) for i in infos]
     if as_json:
         _print_json(rows)
@@ -195,12 +195,12 @@ def runs_list(
 @_errors
 def runs_show(run_id: str, workspace: str | None = WorkspaceOpt) -> None:
     """Show a run's details and metrics as JSON."""
-    from runyard._services import tracking
+    from runyard._services import metrics, run_details, runs
 
     services = _services(workspace)
-    details = tracking.get_details(services, run_id)
-    details["metrics"] = tracking.get_metrics(services, run_id)
-    details["tags"] = dict(tracking.get_run(services, run_id).tags)
+    details = run_details.get_details(services, run_id)
+    details["metrics"] = metrics.get_metrics(services, run_id)
+    details["tags"] = dict(runs.get_run(services, run_id).tags)
     _print_json(details)
 
 
@@ -212,7 +212,7 @@ def runs_logs(
     follow: bool = typer.Option(False, "--follow", "-f", help="Stream until the run ends."),
 ) -> None:
     """Print a run's driver log (or follow it live)."""
-    from runyard._services import tracking
+    from runyard._services import run_details, run_files, runs
 
     services = _services(workspace)
     if follow:
@@ -220,24 +220,24 @@ def runs_logs(
 
         _follow.wait_for_run(services, run_id, show_output=True, out=sys.stdout)
         return
-    tracking.get_run(services, run_id)
-    for name in tracking.log_file_names(services, run_id):
+    runs.get_run(services, run_id)
+    for name in run_details.log_file_names(services, run_id):
         sys.stdout.write(f"===== {name} =====\n")
-        sys.stdout.write(tracking.read_file(services, run_id, name).decode("utf-8", "replace"))
+        sys.stdout.write(run_files.read_file(services, run_id, name).decode("utf-8", "replace"))
 
 
 @runs_app.command("cancel")
 @_errors
 def runs_cancel(run_id: str, workspace: str | None = WorkspaceOpt) -> None:
     """Cancel a run."""
-    from runyard._services import jobs, tracking
+    from runyard._services import jobs, runs
 
     services = _services(workspace)
-    info = tracking.get_run(services, run_id)
-    if info.run_type == tracking.INTERACTIVE:
+    info = runs.get_run(services, run_id)
+    if info.run_type == runs.INTERACTIVE:
         from runyard._entities import RunStatus
 
-        info = tracking.set_status(services, run_id, RunStatus.CANCELED)
+        info = runs.set_status(services, run_id, RunStatus.CANCELED)
     else:
         info = jobs.cancel_run(services, run_id)
     console.print(f"Run {run_id}: {info.status.value}")
@@ -252,9 +252,9 @@ def runs_download(
     output_dir: str = typer.Option(".", "--output-dir"),
 ) -> None:
     """Download a run's files (those under --prefix)."""
-    from runyard._services import tracking
+    from runyard._services import run_files
 
-    paths = tracking.download_files(
+    paths = run_files.download_files(
         _services(workspace), run_id, prefix=prefix, output_directory=output_dir
     )
     console.print(f"Downloaded {len(paths)} file(s) to {output_dir}")
@@ -334,7 +334,7 @@ def models_download(
 @_errors
 def agent_status(workspace: str | None = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
     """Show whether the workspace's agent runs, and what it runs."""
-    from runyard._services import agent
+    from runyard._services import agent_client as agent
 
     services = _services(workspace)
     status = agent.agent_status(services.layout, services.settings)
@@ -352,7 +352,7 @@ def agent_status(workspace: str | None = WorkspaceOpt, as_json: bool = JsonOpt) 
 @_errors
 def agent_stop(workspace: str | None = WorkspaceOpt) -> None:
     """Stop the workspace's agent (its running runs end Failed)."""
-    from runyard._services import agent
+    from runyard._services import agent_client as agent
 
     stopped = agent.stop_agent(_services(workspace).layout)
     console.print("Agent stopped." if stopped else "No agent was running.")

@@ -14,7 +14,7 @@ from typing import Any
 
 from runyard._compute import BACKENDS
 from runyard._compute.base import ComputeBackend
-from runyard._compute.vm_sizes import gpu_notice, vm_size
+from runyard._compute.vm_sizes import DEFAULT_VM_SIZE, VM_SIZES, gpu_notice, vm_size
 from runyard._entities import ComputeTargetInfo
 from runyard._services import Services
 from runyard.exceptions import ComputeTargetException
@@ -48,6 +48,22 @@ def backend_of(info: ComputeTargetInfo) -> ComputeBackend:
     return _backend_class(info)(info.name, info.config, info.state)
 
 
+def default_vm_size() -> str:
+    """v1's AmlCompute default when vm_size is ''."""
+    return DEFAULT_VM_SIZE
+
+
+def vm_size_name(name: str) -> str:
+    """The size's name as stored (upper case); ComputeTargetException for an unknown one,
+    naming the closest known sizes."""
+    return vm_size(name).name.upper()
+
+
+def supported_vm_sizes() -> list[dict[str, object]]:
+    """``AmlCompute.supported_vmsizes``: [{name, vCPUs, gpus, memoryGB, maxResourceVolumeMB}]."""
+    return [size.to_v1() for size in VM_SIZES.values()]
+
+
 @functools.lru_cache(maxsize=1)
 def host_has_gpu() -> bool:
     from runyard._envs.gpu import gpu_present
@@ -71,7 +87,7 @@ def create_compute_target(
     Raises:
         ComputeTargetException: a bad name; ComputeTargetExists for a taken one.
     """
-    from runyard._services.agent import ensure_agent
+    from runyard._services.agent_client import ensure_agent
 
     check_cluster_name(name)
     if compute_type not in BACKENDS:
@@ -96,7 +112,7 @@ def get_compute_target(services: Services, name: str) -> ComputeTargetInfo:
 def refresh(services: Services, name: str) -> ComputeTargetInfo:
     """The target as stored; starts the agent if the target waits for it (provisioning,
     or nodes to start) and none is running."""
-    from runyard._services.agent import agent_pid, ensure_agent
+    from runyard._services.agent_client import agent_pid, ensure_agent
 
     info = services.store.get_compute_target(name)
     pending = info.provisioning_state == "Creating" or backend_of(info).needs_agent()
@@ -114,7 +130,7 @@ def update_compute_target(
 ) -> ComputeTargetInfo:
     """Merges ``changes`` (min_nodes, max_nodes, idle_seconds_before_scaledown) into the
     target's config after checking the result, and wakes the agent to apply it."""
-    from runyard._services.agent import ensure_agent
+    from runyard._services.agent_client import ensure_agent
 
     info = services.store.get_compute_target(name)
     merged = {**info.config, **{k: v for k, v in changes.items() if v is not None}}

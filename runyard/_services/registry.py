@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from runyard._artifact_names import check_artifact_name
 from runyard._entities import ModelVersion
-from runyard._services import tracking
+from runyard._services import run_files
 from runyard.exceptions import (
     InvalidModelRequest,
     ModelPathNotFoundException,
@@ -145,7 +145,7 @@ def register_from_run(
     tags_m, props_m = _check_meta(tags, properties)
     path = check_artifact_name(model_path if model_path is not None else model_name)
     info = services.store.get_run(run_id)
-    names = tracking.list_files(services, run_id)
+    names = run_files.list_files(services, run_id)
     matches: list[tuple[str | None, str]]
     if path in names:
         matches = [(None, path)]
@@ -161,7 +161,7 @@ def register_from_run(
         services,
         posixpath.basename(path),
         matches,
-        lambda key, name: services.artifacts.copy(tracking.run_key(run_id, name), key),
+        lambda key, name: services.artifacts.copy(run_files.run_key(run_id, name), key),
         name=model_name,
         tags=tags_m,
         properties=props_m,

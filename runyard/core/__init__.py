@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+# v1 notebooks print azureml.core.VERSION first thing.
+from runyard import __version__ as VERSION
+
+if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each on first use
+    from runyard.core.compute import ComputeTarget
+    from runyard.core.dataset import Dataset
+    from runyard.core.datastore import Datastore
+    from runyard.core.environment import Environment
+    from runyard.core.experiment import Experiment
+    from runyard.core.model import Model
+    from runyard.core.run import Run
+    from runyard.core.runconfig import RunConfiguration
+    from runyard.core.script_run_config import ScriptRunConfig
+    from runyard.core.workspace import Workspace
 
 _EXPORTS = {
     "Workspace": "runyard.core.workspace",
@@ -18,17 +33,19 @@ _EXPORTS = {
     "RunConfiguration": "runyard.core.runconfig",
 }
 
-__all__ = sorted([*_EXPORTS, "VERSION"])
-
-
-def _version() -> str:
-    from runyard import __version__
-
-    return __version__
-
-
-# v1 notebooks print azureml.core.VERSION first thing.
-VERSION = _version()
+__all__ = [
+    "ComputeTarget",
+    "Dataset",
+    "Datastore",
+    "Environment",
+    "Experiment",
+    "Model",
+    "Run",
+    "RunConfiguration",
+    "ScriptRunConfig",
+    "VERSION",
+    "Workspace",
+]
 
 
 def __getattr__(name: str) -> Any:

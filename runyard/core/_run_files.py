@@ -2,7 +2,7 @@
 
 A mixin of ``runyard.core.run.Run`` (which supplies ``_services``, ``_run_id``,
 ``_experiment``, ``_tracked`` and ``_get_info``); kept apart so each module holds one topic.
-Light like run.py: services are imported inside the methods.
+Light like run.py: only services whose imports are pure Python load with it.
 """
 
 from __future__ import annotations
@@ -13,10 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runyard._services import registry, run_files
+from runyard.core.model import Model
 from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:
-    from runyard.core.model import Model
+    from runyard._entities import RunInfo
+    from runyard._services import Services
+    from runyard._services.run_files import HasArtifacts
 
 
 class _RunFiles:
@@ -24,8 +28,15 @@ class _RunFiles:
     _experiment: Any
     _tracked: list[tuple[str, Path]]
 
+    if TYPE_CHECKING:  # supplied by Run
+
+        @property
+        def _services(self) -> Services: ...
+
+        def _get_info(self) -> RunInfo: ...
+
     # ---- files ---------------------------------------------------------------------------
-    def _upload_target(self) -> Any:
+    def _upload_target(self) -> HasArtifacts:
         """What the upload functions write through: the workspace's services here; a
         submitted run overrides it with the artifact store alone (no database in jobs)."""
         return self._services
@@ -33,17 +44,13 @@ class _RunFiles:
     def _upload_tracked(self) -> None:
         """v1 uploads the tracked folders whenever the run ends, so files written to
         ./outputs of an interactive run become its ``outputs/...`` files."""
-        from runyard._services import tracking
-
         for name, folder in self._tracked:
             if folder.is_dir():
-                tracking.upload_folder(self._upload_target(), self._run_id, name, folder)
+                run_files.upload_folder(self._upload_target(), self._run_id, name, folder)
 
     def get_file_names(self) -> list[str]:
         """Names of the run's files ([] when none)."""
-        from runyard._services import tracking
-
-        return tracking.list_files(self._services, self._run_id)
+        return run_files.list_files(self._services, self._run_id)
 
     def upload_file(self, name: str, path_or_stream: Any, datastore_name: Any = None) -> None:
         """Uploads a local file (or a readable stream) as the run's file ``name``.
@@ -51,9 +58,7 @@ class _RunFiles:
         Raises:
             InvalidArtifactName: ``name`` is absolute, holds '..' or leaves the run's folder.
         """
-        from runyard._services import tracking
-
-        tracking.upload_file(self._upload_target(), self._run_id, name, path_or_stream)
+        run_files.upload_file(self._upload_target(), self._run_id, name, path_or_stream)
 
     def upload_files(
         self,
@@ -64,15 +69,11 @@ class _RunFiles:
         datastore_name: Any = None,
     ) -> None:
         """Uploads several files; names and paths must have the same length."""
-        from runyard._services import tracking
-
-        tracking.upload_files(self._upload_target(), self._run_id, names, paths)
+        run_files.upload_files(self._upload_target(), self._run_id, names, paths)
 
     def upload_folder(self, name: str, path: Any, datastore_name: Any = None) -> None:
         """Uploads a folder; each file becomes ``name/<path inside the folder>``."""
-        from runyard._services import tracking
-
-        tracking.upload_folder(self._upload_target(), self._run_id, name, path)
+        run_files.upload_folder(self._upload_target(), self._run_id, name, path)
 
     def download_file(
         self, name: str, output_file_path: Any = None, _validate_checksum: bool = False
@@ -82,9 +83,7 @@ class _RunFiles:
         Raises:
             ArtifactNotFound: No such file (the message lists the files that exist).
         """
-        from runyard._services import tracking
-
-        tracking.download_file(self._services, self._run_id, name, output_file_path)
+        run_files.download_file(self._services, self._run_id, name, output_file_path)
 
     def download_files(
         self,
@@ -100,9 +99,7 @@ class _RunFiles:
         Raises:
             ArtifactNotFound: Nothing matches the prefix.
         """
-        from runyard._services import tracking
-
-        tracking.download_files(
+        run_files.download_files(
             self._services,
             self._run_id,
             prefix=prefix,
@@ -138,9 +135,6 @@ class _RunFiles:
                 message lists those that exist).
             WebserviceException: Bad model name.
         """
-        from runyard._services import registry
-        from runyard.core.model import Model
-
         mv = registry.register_from_run(
             self._services,
             self._run_id,
@@ -167,6 +161,7 @@ class _RunFiles:
             UserErrorException: The run has no snapshot and none was given, or ``path``
                 exists and is not an empty folder.
         """
+        # late: light path; snapshots imports pathspec at module level
         from runyard._services import snapshots
 
         snapshot_id = snapshot_id or self.get_snapshot_id()

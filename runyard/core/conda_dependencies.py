@@ -271,7 +271,8 @@ class CondaDependencies:
         return copy.deepcopy(self._conda_dependencies)
 
     def serialize_to_string(self) -> str:
-        import yaml
+        # late: light path; PyYAML is not in a job's environment, and only files need it
+        import yaml  # type: ignore[import-untyped]
 
         return _HEADER + yaml.safe_dump(
             self._conda_dependencies, sort_keys=False, default_flow_style=False
@@ -320,7 +321,8 @@ def _check_spec(value: object, what: str) -> None:
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
-    import yaml  # lazy: job processes import runyard.core without needing it
+    # late: light path; PyYAML is not in a job's environment, and only files need it
+    import yaml  # type: ignore[import-untyped]
 
     try:
         text = path.read_text(encoding="utf-8")

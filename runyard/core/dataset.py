@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from runyard._services import datasets
 from runyard.data.abstract_dataset import AbstractDataset
 from runyard.data.dataset_factory import FileDatasetFactory, TabularDatasetFactory
 from runyard.exceptions import UserErrorException
@@ -36,8 +37,6 @@ class Dataset:
         Raises:
             DatasetNotFound: No such name or version (existing versions are listed).
         """
-        from runyard._services import datasets
-
         if version == "latest":
             number = None
         elif str(version).isdigit():
@@ -54,16 +53,12 @@ class Dataset:
         Raises:
             DatasetNotFound: No dataset with that id.
         """
-        from runyard._services import datasets
-
         info = datasets.get_dataset_by_id(workspace._services, id)
         return AbstractDataset._from_info(workspace, info)
 
     @staticmethod
     def get_all(workspace: Workspace) -> dict[str, AbstractDataset]:
         """{name: latest registered dataset}, as ``ws.datasets`` returns."""
-        from runyard._services import datasets
-
         return {
             info.name or info.id: AbstractDataset._from_info(workspace, info)
             for info in datasets.list_datasets(workspace._services)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runyard._services import datastores
 from runyard.data.data_reference import DataReference
 from runyard.exceptions import UserErrorException
 
@@ -30,8 +31,6 @@ class Datastore:
     """
 
     def __init__(self, workspace: Workspace, name: str | None = None) -> None:
-        from runyard._services import datastores
-
         services = workspace._services
         info = (
             datastores.get_datastore(services, name)
@@ -68,15 +67,11 @@ class Datastore:
     @staticmethod
     def list(workspace: Workspace) -> list[Datastore]:
         """Every datastore of the workspace, by name."""
-        from runyard._services import datastores
-
         infos = datastores.list_datastores(workspace._services)
         return [Datastore._wrap(workspace, info) for info in infos]
 
     def set_as_default(self) -> None:
         """Makes this the workspace's default datastore."""
-        from runyard._services import datastores
-
         self._info = datastores.set_default_datastore(self.workspace._services, self.name)
 
     # ---- identity ----------------------------------------------------------------------
@@ -176,8 +171,6 @@ class Datastore:
         overwrite: bool,
         show_progress: bool,
     ) -> DataReference:
-        from runyard._services import datastores
-
         target = datastores.clean_relative(target_path, what="target_path")
         pairs = [
             (f, "/".join(filter(None, [target, f.relative_to(root).as_posix()]))) for f in files
@@ -203,8 +196,6 @@ class Datastore:
         Returns:
             The number of files written.
         """
-        from runyard._services import datastores
-
         return datastores.download(
             self._info,
             Path(target_path),
@@ -217,8 +208,6 @@ class Datastore:
         self, path: str | None = None, data_reference_name: str | None = None
     ) -> DataReference:
         """A reference to ``path`` on this datastore (v1's legacy data reference)."""
-        from runyard._services import datastores
-
         clean = datastores.clean_relative(path, what="path")
         return DataReference(self, data_reference_name, path_on_datastore=clean)
 

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runyard._envs.curated import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE
+from runyard._services import environments
+from runyard._services.environments import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE
 from runyard.core.conda_dependencies import (
     CONDA_FILE_NAME,
     PYTHON_DEFAULT_VERSION,
@@ -328,8 +329,6 @@ class Environment:
         Raises:
             UserErrorException: The name starts with the reserved prefix AzureML or Microsoft.
         """
-        from runyard._services import environments
-
         version = environments.register_environment(
             workspace._services, self.name, self._serialize_to_dict()
         )
@@ -348,8 +347,6 @@ class Environment:
         """
         if version is not None and label is not None:
             raise UserErrorException("Give Environment.get either version or label, not both.")
-        from runyard._services import environments
-
         data = environments.get_environment(workspace._services, name, version, label)
         return Environment._deserialize(data)
 
@@ -367,15 +364,11 @@ class Environment:
             EnvironmentNotFound: No such name or version (nothing is labelled).
             UserErrorException: Bad labels, or a curated environment.
         """
-        from runyard._services import environments
-
         environments.label_environment(workspace._services, name, version, labels)
 
     @staticmethod
     def list(workspace: Workspace) -> dict[str, Environment]:
         """{name: latest Environment}, curated environments included."""
-        from runyard._services import environments
-
         found = environments.list_environments(workspace._services)
         return {name: Environment._deserialize(data) for name, data in found.items()}
 
@@ -473,12 +466,8 @@ def curated_environment(
     Raises:
         TrainingException: Unknown framework or version; the message lists supported ones.
     """
-    from runyard._envs import curated, gpu
-
-    if use_gpu and gpu_present is None:
-        gpu_present = gpu.gpu_present()
-    data, notice = curated.framework_environment(
-        framework, framework_version, use_gpu=use_gpu, gpu_present=bool(gpu_present)
+    data, notice = environments.framework_environment(
+        framework, framework_version, use_gpu=use_gpu, gpu_present=gpu_present
     )
     return Environment._deserialize(data), notice
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from runyard.exceptions import UserErrorException
+from runyard._services import runs
+from runyard.core._run_files import _tracked_folders
+from runyard.core.run import Run
+from runyard.exceptions import SnapshotException, UserErrorException
 
 if TYPE_CHECKING:
     from runyard._entities import ExperimentInfo
-    from runyard.core.run import Run
+    from runyard._services import Services
     from runyard.core.workspace import Workspace
 
 
@@ -36,18 +39,14 @@ class Experiment:
         _experiment_dto: Any = None,
         **kwargs: Any,
     ) -> None:
-        from runyard._services.tracking import check_experiment_name
-
         if not _skip_name_validation:
-            check_experiment_name(name)
+            runs.check_experiment_name(name)
         self._workspace = workspace
         self._name = name
         self._id = _id
         self._info: ExperimentInfo | None = None
         if _create_in_cloud:
-            from runyard._services import tracking
-
-            self._info = tracking.get_or_create_experiment(workspace._services, name)
+            self._info = runs.get_or_create_experiment(workspace._services, name)
             self._id = self._info.id
 
     @property
@@ -74,7 +73,7 @@ class Experiment:
 
     def _fetch(self) -> ExperimentInfo:
         if self._info is None:
-            self._info = self._workspace._services.store.get_experiment(self._name)
+            self._info = runs.get_experiment(self._workspace._services, self._name)
         return self._info
 
     @staticmethod
@@ -85,11 +84,9 @@ class Experiment:
         tags: Any = None,
     ) -> list[Experiment]:
         """Experiments of the workspace, by name (optionally only ``experiment_name``)."""
-        from runyard._services import tracking
-
         return [
             Experiment(workspace, info.name, _id=info.id, _create_in_cloud=False)
-            for info in tracking.list_experiments(workspace._services, experiment_name)
+            for info in runs.list_experiments(workspace._services, experiment_name)
         ]
 
     def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> Run:
@@ -133,9 +130,6 @@ class Experiment:
         Returns:
             The started Run; end it with ``run.complete()`` or use it as a context manager.
         """
-        from runyard._services import tracking
-        from runyard.core.run import Run, _tracked_folders
-
         unknown = set(kwargs) - {"display_name", "description"}
         if unknown:
             raise UserErrorException(
@@ -153,7 +147,7 @@ class Experiment:
         definition: dict[str, Any] = {}
         if snapshot_directory is not None:
             definition["snapshotId"] = _take_snapshot(services, snapshot_directory)
-        info = tracking.start_run(
+        info = runs.start_run(
             services,
             experiment_name=self._name,
             run_id=run_id,
@@ -173,8 +167,6 @@ class Experiment:
         include_children: bool = False,
     ) -> Iterator[Run]:
         """The experiment's runs, newest first (top-level only unless include_children)."""
-        from runyard.core.run import Run
-
         return Run.list(
             self, type=type, tags=tags, properties=properties, include_children=include_children
         )
@@ -183,9 +175,9 @@ class Experiment:
         return f"Experiment(Name: {self._name}, Workspace: {self._workspace.name})"
 
 
-def _take_snapshot(services: Any, directory: str) -> str:
+def _take_snapshot(services: Services, directory: str) -> str:
+    # late: light path; snapshots imports pathspec at module level
     from runyard._services import snapshots
-    from runyard.exceptions import SnapshotException
 
     try:
         return snapshots.take_snapshot(services, directory, services.settings)

@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runyard._services import registry
 from runyard.exceptions import (
     InvalidModelRequest,
     ModelNotFoundException,
+    RunEnvironmentException,
     WebserviceException,
 )
 
@@ -55,8 +57,6 @@ class Model:
         expand: bool = True,
         **kwargs: Any,
     ) -> None:
-        from runyard._services import registry
-
         if id is not None:
             name, _, ver = id.partition(":")
             version = _int_version(ver) if ver else version
@@ -132,8 +132,6 @@ class Model:
             InvalidModelRequest: model_path does not exist (a WebserviceException and a
                 UserErrorException).
         """
-        from runyard._services import registry
-
         mv = registry.register_local(
             workspace._services,
             model_path=model_path,
@@ -166,8 +164,6 @@ class Model:
             tags, properties: Lists of keys ``'k'`` or pairs ``['k', 'v']``.
             latest: Only each name's latest version.
         """
-        from runyard._services import registry
-
         found = registry.list_models(
             workspace._services,
             name=name,
@@ -193,8 +189,6 @@ class Model:
             InvalidModelRequest: Files already exist there and exist_ok is False (a
                 WebserviceException, as in v1, and a UserErrorException).
         """
-        from runyard._services import registry
-
         if exists_ok is not None:  # v1's deprecated spelling
             exist_ok = bool(exists_ok)
         path = registry.download_model(self.workspace._services, self._mv, target_dir, exist_ok)
@@ -257,8 +251,6 @@ class Model:
         remove_tags: Any = None,
         add_properties: Any = None,
     ) -> None:
-        from runyard._services import registry
-
         mv = registry.update_model(
             self.workspace._services,
             self._mv,
@@ -271,8 +263,6 @@ class Model:
 
     def delete(self) -> None:
         """Deletes this version and its files."""
-        from runyard._services import registry
-
         registry.delete_model(self.workspace._services, self._mv)
 
     def serialize(self) -> dict[str, Any]:
@@ -301,9 +291,8 @@ class Model:
 
 def _job_workspace() -> Workspace | None:
     """The submitted run's workspace, or None outside a job (v1 tries get_context too)."""
-    from runyard.exceptions import RunEnvironmentException
-
     try:
+        # late: cycle Model -> run_context -> Run -> Model; run's files import model
         from runyard.core.run_context import get_context
     except ImportError:
         return None

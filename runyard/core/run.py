@@ -1,7 +1,7 @@
 """Run: one execution in an experiment (v1's ``azureml.core.Run``), driver side.
 
-Light on purpose: the job side subclasses Run, so this module imports no service or store
-at load time (each method imports what it needs).
+Light on purpose: the job side subclasses Run, so this module imports only services whose
+imports are pure Python (no SQLAlchemy; the store opens on first use).
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from __future__ import annotations
 import io
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from runyard._entities import MetricKind, MetricPoint, RunInfo, RunStatus
+from runyard._entities import MetricKind, MetricPoint, RunError, RunInfo, RunStatus
 from runyard._metric_values import check_metric_name
+from runyard._services import metrics, run_details, run_tags, runs
 from runyard.core._metric_points import (
     image_artifact,
     list_points,
@@ -77,9 +78,7 @@ class Run(_RunFiles):
         Raises:
             RunNotFound: No such run (the message says how to list runs).
         """
-        from runyard._services import tracking
-
-        return _wrap(workspace, tracking.get_run(workspace._services, run_id))
+        return _wrap(workspace, runs.get_run(workspace._services, run_id))
 
     @staticmethod
     def list(
@@ -92,9 +91,7 @@ class Run(_RunFiles):
         _rehydrate_runs: bool = True,
     ) -> Iterator[Run]:
         """Runs of an experiment, newest first."""
-        from runyard._services import tracking
-
-        infos = tracking.list_runs(
+        infos = runs.list_runs(
             experiment.workspace._services,
             experiment_name=experiment.name,
             run_type=type,
@@ -114,6 +111,7 @@ class Run(_RunFiles):
         Raises:
             RunEnvironmentException: Outside a job with ``allow_offline=False``.
         """
+        # late: cycle Run -> run_context -> Run; run_context subclasses Run at module level
         from runyard.core.run_context import get_context
 
         return get_context(allow_offline)
@@ -132,9 +130,7 @@ class Run(_RunFiles):
         return self._info
 
     def _refresh(self) -> RunInfo:
-        from runyard._services import tracking
-
-        self._info = tracking.get_run(self._services, self._run_id)
+        self._info = runs.get_run(self._services, self._run_id)
         return self._info
 
     def _set(self, info: RunInfo) -> None:
@@ -163,7 +159,7 @@ class Run(_RunFiles):
 
     @display_name.setter
     def display_name(self, value: str) -> None:
-        self._set(self._services.store.update_run(self._run_id, display_name=_text(value)))
+        self._set(runs.update_run(self._services, self._run_id, display_name=_text(value)))
 
     @property
     def description(self) -> str | None:
@@ -171,7 +167,7 @@ class Run(_RunFiles):
 
     @description.setter
     def description(self, value: str) -> None:
-        self._set(self._services.store.update_run(self._run_id, description=_text(value)))
+        self._set(runs.update_run(self._services, self._run_id, description=_text(value)))
 
     @property
     def type(self) -> str:
@@ -209,22 +205,18 @@ class Run(_RunFiles):
         details = None
         if status == RunStatus.QUEUED.value:
             info = self._get_info()
-            details = info.runtime.get("scaling") or (
+            details = info.runtime.scaling or (
                 f"Run is waiting for a free node on target {info.target!r}."
             )
         return {"status": status, "details": details}
 
     def get_details(self) -> dict[str, Any]:
         """v1's details dict (runId, status, startTimeUtc, runDefinition, logFiles ...)."""
-        from runyard._services import tracking
-
-        return tracking.get_details(self._services, self._run_id)
+        return run_details.get_details(self._services, self._run_id)
 
     def get_details_with_logs(self) -> dict[str, Any]:
         """get_details, with each logFiles value being the file's content."""
-        from runyard._services import tracking
-
-        return tracking.get_details(self._services, self._run_id, with_logs=True)
+        return run_details.get_details(self._services, self._run_id, with_logs=True)
 
     def start(self) -> None:
         """Moves a NotStarted run to Running."""
@@ -241,28 +233,23 @@ class Run(_RunFiles):
     ) -> None:
         """Uploads the tracked outputs folder, then marks the run Failed, storing
         ``{"code", "message"}`` from the arguments."""
-        from runyard._services import tracking
-
         self._upload_tracked()
         if _set_status:
-            self._set_status(RunStatus.FAILED, error=tracking.error_from(error_details, error_code))
+            self._set_status(RunStatus.FAILED, error=runs.error_from(error_details, error_code))
 
     def cancel(self) -> None:
         """Cancels the run: submitted runs through the agent, interactive ones at once."""
-        from runyard._services import tracking
-
-        if self._get_info().run_type == tracking.INTERACTIVE:
+        if self._get_info().run_type == runs.INTERACTIVE:
             self._upload_tracked()
             self._set_status(RunStatus.CANCELED)
             return
+        # late: light path; jobs imports snapshots, which imports pathspec at module level
         from runyard._services import jobs
 
         self._set(jobs.cancel_run(self._services, self._run_id))
 
-    def _set_status(self, status: RunStatus, error: Mapping[str, Any] | None = None) -> None:
-        from runyard._services import tracking
-
-        self._set(tracking.set_status(self._services, self._run_id, status, error=error))
+    def _set_status(self, status: RunStatus, error: RunError | None = None) -> None:
+        self._set(runs.set_status(self._services, self._run_id, status, error=error))
 
     def wait_for_completion(
         self,
@@ -280,6 +267,7 @@ class Run(_RunFiles):
             ActivityFailedException: The run Failed and raise_on_error is set; the message
                 holds the error (with the script's last error lines).
         """
+        # late: light path; follow imports the supervisor, hence snapshots and pathspec
         from runyard._services import follow
 
         info = follow.wait_for_run(
@@ -288,9 +276,9 @@ class Run(_RunFiles):
         self._set(info)
         details = self.get_details()
         if raise_on_error and info.status is RunStatus.FAILED:
-            error = dict(info.error or {})
+            message = info.error.message if info.error else "no error message"
             raise ActivityFailedException(
-                f"Run {self._run_id!r} failed: {error.get('message', 'no error message')}",
+                f"Run {self._run_id!r} failed: {message}",
                 error_details=details,
             )
         return details
@@ -302,15 +290,11 @@ class Run(_RunFiles):
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Sets several tags at once (tags can change at any time)."""
-        from runyard._services import tracking
-
-        self._set(tracking.set_tags(self._services, self._run_id, tags))
+        self._set(run_tags.set_tags(self._services, self._run_id, tags))
 
     def remove_tags(self, tags: Any) -> None:
         """Removes the given tag keys."""
-        from runyard._services import tracking
-
-        self._set(tracking.remove_tags(self._services, self._run_id, tags))
+        self._set(run_tags.remove_tags(self._services, self._run_id, tags))
 
     def get_tags(self) -> dict[str, str | None]:
         return dict(self._refresh().tags)
@@ -321,19 +305,15 @@ class Run(_RunFiles):
         Raises:
             ImmutablePropertyError: A key already holds another value (nothing changes).
         """
-        from runyard._services import tracking
-
-        self._set(tracking.add_properties(self._services, self._run_id, properties))
+        self._set(run_tags.add_properties(self._services, self._run_id, properties))
 
     def get_properties(self) -> dict[str, str]:
         return dict(self._refresh().properties)
 
     # ---- metrics -------------------------------------------------------------------------
-    def _log_points(self, points: list[MetricPoint]) -> None:
+    def _log_points(self, points: Sequence[MetricPoint]) -> None:
         """Where checked points go; the job-side run overrides it to write the spool."""
-        from runyard._services import tracking
-
-        tracking.log_metrics(self._services, self._run_id, points)
+        metrics.log_metrics(self._services, self._run_id, points)
 
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
         """Logs one value; repeated calls append.
@@ -376,9 +356,7 @@ class Run(_RunFiles):
         """Metrics in v1's shapes: a scalar when logged once, a list when logged many times,
         {col: [..]} for tables ({col: value} for one row), images as aml:// locations.
         ``recursive`` gives {run_id: {...}} for this run and its descendants."""
-        from runyard._services import tracking
-
-        return tracking.get_metrics(
+        return metrics.get_metrics(
             self._services,
             self._run_id,
             name=name,
@@ -392,9 +370,7 @@ class Run(_RunFiles):
         self, name: str | None = None, run_id: str | None = None, outputs: Any = None
     ) -> Run:
         """Creates and starts a child run."""
-        from runyard._services import tracking
-
-        info = tracking.start_run(
+        info = runs.start_run(
             self._services,
             experiment_name=self._experiment.name,
             run_id=run_id,
@@ -413,19 +389,17 @@ class Run(_RunFiles):
         _rehydrate_runs: bool = True,
     ) -> Iterator[Run]:
         """Direct children (all descendants with recursive), filtered as given."""
-        from runyard._services import tracking
-
         services = self._services
         if recursive:
-            ids = {i.run_id for i in tracking.list_descendants(services, self._run_id)}
-            infos = tracking.list_runs(
+            ids = {i.run_id for i in runs.list_descendants(services, self._run_id)}
+            infos = runs.list_runs(
                 services, experiment_name=self._experiment.name, include_children=True,
                 run_type=type, tags=tags, properties=properties,
                 statuses=None if status is None else [status],
             )  # fmt: skip
             infos = [i for i in infos if i.run_id in ids]
         else:
-            infos = tracking.list_runs(
+            infos = runs.list_runs(
                 services, parent_run_id=self._run_id, run_type=type, tags=tags,
                 properties=properties, statuses=None if status is None else [status],
             )  # fmt: skip
@@ -458,6 +432,7 @@ class Run(_RunFiles):
 
 
 def _wrap(workspace: Workspace, info: RunInfo) -> Run:
+    # late: cycle Run -> Experiment -> Run; Experiment imports run at module level
     from runyard.core.experiment import Experiment
 
     experiment = Experiment(workspace, info.experiment_name, _create_in_cloud=False)

@@ -8,20 +8,24 @@ supervisor ingests; files go straight into the artifact store. Reading things ba
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runyard import _jobenv
+from runyard._config import WorkspaceLayout
 from runyard._metric_values import check_metric_name
+from runyard._services import run_files
 from runyard._spool import IMAGE, LIST, SCALAR, TABLE, SpoolWriter
 from runyard.core._metric_points import image_artifact, list_points, row_point, table_points
+from runyard.core.experiment import Experiment
 from runyard.core.run import Run
+from runyard.core.workspace import Workspace
 from runyard.exceptions import MetricTypeConflict, RunEnvironmentException, UserErrorException
 
 log = logging.getLogger(__name__)
@@ -29,14 +33,6 @@ log = logging.getLogger(__name__)
 _KIND_WORDS = {SCALAR: "scalar", LIST: "list", TABLE: "table", IMAGE: "image"}
 _cache: dict[tuple[str, ...], Run] = {}
 _cache_lock = threading.Lock()
-
-
-@dataclass(frozen=True, slots=True)
-class _ArtifactsOnly:
-    """What the tracking upload functions use of Services: the artifact store only, so
-    uploading from a job opens no database."""
-
-    artifacts: Any
 
 
 class _SubmittedRun(Run):
@@ -47,13 +43,14 @@ class _SubmittedRun(Run):
         self._spool = SpoolWriter(spool)
         self._workspace_dir = Path(workspace_dir)
         self._kinds: dict[str, str] = {}
-        self._uploads: _ArtifactsOnly | None = None
+        self._uploads: run_files.ArtifactsOnly | None = None
 
     @property
     def _services(self) -> Any:
         # Reads and registrations open the workspace store. A job in a uv-built environment
         # has Runyard's light job side on its path but not SQLAlchemy: say so, with the fix.
         try:
+            # late: light path; only probes whether this Python can open the store
             import sqlalchemy  # noqa: F401
         except ModuleNotFoundError:
             raise UserErrorException(
@@ -109,7 +106,7 @@ class _SubmittedRun(Run):
         check_metric_name(name)
         artifact, data = image_artifact(name, path, plot)
         self._kind(name, IMAGE)
-        self._upload_target().artifacts.put_bytes(f"runs/{self._run_id}/{artifact}", data)
+        run_files.upload_file(self._upload_target(), self._run_id, artifact, io.BytesIO(data))
         self._spool.record(name, IMAGE, artifact, description)
 
     # ---- tags and properties: applied by the supervisor from the spool ------------------
@@ -130,13 +127,9 @@ class _SubmittedRun(Run):
         self._spool.properties({_tag_key(k): str(v) for k, v in properties.items()})
 
     # ---- files: straight into the artifact store ------------------------------------------
-    def _upload_target(self) -> _ArtifactsOnly:
+    def _upload_target(self) -> run_files.ArtifactsOnly:
         if self._uploads is None:
-            from runyard._config import WorkspaceLayout
-            from runyard._store import open_artifact_store
-
-            root = WorkspaceLayout(self._workspace_dir).artifacts_dir
-            self._uploads = _ArtifactsOnly(open_artifact_store(root))
+            self._uploads = run_files.job_artifacts(WorkspaceLayout(self._workspace_dir))
         return self._uploads
 
     # ---- status belongs to the runtime (v1) ----------------------------------------------
@@ -148,7 +141,13 @@ class _SubmittedRun(Run):
         # the script's exit code sets the status; no advice about run.fail() is due here.
         return None
 
-    def fail(self, error_details: Any = None, error_code: str | None = None, **kw: Any) -> None:
+    def fail(
+        self,
+        error_details: Any = None,
+        error_code: str | None = None,
+        _set_status: bool = True,
+        **kw: Any,
+    ) -> None:
         """Changes nothing (as v1): the runtime sets the status from the exit code. Exit
         with a non-zero code (raise, or sys.exit(1)) to end the run Failed."""
         log.warning(
@@ -249,10 +248,6 @@ class _OfflineRun:
 
 
 def _submitted_run(env: Mapping[str, str]) -> Run:
-    from runyard._config import WorkspaceLayout
-    from runyard.core.experiment import Experiment
-    from runyard.core.workspace import Workspace
-
     key = tuple(env.get(n, "") for n in (*_jobenv.REQUIRED, _jobenv.SUBSCRIPTION))
     with _cache_lock:
         run = _cache.get(key)

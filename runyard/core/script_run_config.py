@@ -7,13 +7,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runyard.core._script_args import arguments_and_data
+from runyard.core.run import Run
+from runyard.core.runconfig import RunConfiguration
 from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:
     from runyard.core.experiment import Experiment
-    from runyard.core.run import Run
-    from runyard.core.runconfig import RunConfiguration
-
 logger = logging.getLogger(__name__)
 
 MAX_DURATION_SECONDS_DEFAULT = 2592000  # 30 days, as in v1
@@ -59,8 +59,6 @@ class ScriptRunConfig:
         command: Any = None,
         docker_runtime_config: Any = None,
     ) -> None:
-        from runyard.core.runconfig import RunConfiguration
-
         self.source_directory = str(source_directory)
         if run_config is None:
             run_config = RunConfiguration()
@@ -112,8 +110,8 @@ class ScriptRunConfig:
 
     def _runyard_submit(self, experiment: Experiment, tags: Any = None, **kwargs: Any) -> Run:
         """Experiment.submit's hook: checks everything, then hands over to the jobs service."""
+        # late: light path; jobs imports snapshots, which imports pathspec at module level
         from runyard._services import jobs
-        from runyard.core.run import Run
 
         if kwargs:
             raise UserErrorException(
@@ -121,7 +119,7 @@ class ScriptRunConfig:
                 f"{sorted(kwargs)}; it takes only config and tags."
             )
         script = self._checked_script()
-        arguments, data = _arguments_and_data(self.arguments, self.run_config.data)
+        arguments, data = arguments_and_data(self.arguments, self.run_config.data)
         env_vars = self._environment_variables()
         info = jobs.submit_script_run(
             experiment.workspace._services,
@@ -205,46 +203,4 @@ def _target_name(target: Any) -> str:
     raise UserErrorException(
         f"compute_target {target!r} is not valid: pass a target name such as 'local' or a "
         "ComputeTarget object."
-    )
-
-
-def _arguments_and_data(
-    arguments: list[Any], inputs: dict[str, Any]
-) -> tuple[list[str], dict[str, Any]]:
-    """argv as stored (datasets as v1's ``DatasetConsumptionConfig:<name>`` tokens) and
-    the run's ``data`` entries: datasets in arguments first, then run_config.data."""
-    from runyard.train._script_params import (
-        DATASET_TOKEN,
-        as_run_input,
-        is_dataset_consumption,
-        plain_scalar,
-    )
-
-    argv: list[str] = []
-    data: dict[str, Any] = {}
-    for raw in arguments:
-        value = plain_scalar(as_run_input(raw))
-        if is_dataset_consumption(value):
-            data.setdefault(value.name, value._to_run_data())
-            argv.append(DATASET_TOKEN.format(value.name))
-        else:
-            argv.append(_argument(value))
-    for name, value in (inputs or {}).items():
-        if not is_dataset_consumption(value):
-            raise UserErrorException(
-                f"run_config.data[{name!r}] is a {type(value).__name__}; pass "
-                "ds.as_named_input(name).as_mount() or .as_download()."
-            )
-        data.setdefault(value.name, value._to_run_data())
-    return argv, data
-
-
-def _argument(value: Any) -> str:
-    if isinstance(value, str | int | float | bool):
-        return str(value)
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise UserErrorException(
-        f"Script argument {value!r} ({type(value).__name__}) is not supported; pass str, "
-        "numbers, or a dataset as ds.as_named_input('name').as_mount() / .as_download()."
     )

@@ -7,16 +7,19 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from runyard._config import Settings, WorkspaceLayout
+from runyard._services import datastores, open_services
 from runyard._services import workspaces as _ws
+from runyard.core.compute import ComputeTarget
+from runyard.core.dataset import Dataset
+from runyard.core.datastore import Datastore
+from runyard.core.environment import Environment
+from runyard.core.experiment import Experiment
+from runyard.core.model import Model
+from runyard.core.run import Run
 from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:
     from runyard._services import Services
-    from runyard.core.datastore import Datastore
-    from runyard.core.environment import Environment
-    from runyard.core.experiment import Experiment
-    from runyard.core.model import Model
-    from runyard.core.run import Run
 
 
 class Workspace:
@@ -278,8 +281,6 @@ class Workspace:
     def _services(self) -> Services:
         # Opened on first use: job processes build Workspace objects without SQLAlchemy.
         if self._opened is None:
-            from runyard._services import open_services
-
             try:
                 self._opened = open_services(self._layout, self._settings)
             except ModuleNotFoundError as exc:
@@ -300,38 +301,26 @@ class Workspace:
     # ---- collections (each a fresh read, like v1's service calls) ----------------------
     @property
     def experiments(self) -> dict[str, Experiment]:
-        from runyard.core.experiment import Experiment
-
         return {e.name: e for e in Experiment.list(self)}
 
     @property
     def models(self) -> dict[str, Model]:
-        from runyard.core.model import Model
-
         return {m.name: m for m in Model.list(self, latest=True)}
 
     @property
     def compute_targets(self) -> dict[str, Any]:
-        from runyard.core.compute import ComputeTarget
-
         return {t.name: t for t in ComputeTarget.list(self)}
 
     @property
     def datastores(self) -> dict[str, Datastore]:
-        from runyard.core.datastore import Datastore
-
         return {d.name: d for d in Datastore.list(self)}
 
     @property
     def datasets(self) -> dict[str, Any]:
-        from runyard.core.dataset import Dataset
-
         return Dataset.get_all(self)
 
     @property
     def environments(self) -> dict[str, Environment]:
-        from runyard.core.environment import Environment
-
         return Environment.list(self)
 
     def get_default_datastore(self) -> Datastore:
@@ -340,8 +329,6 @@ class Workspace:
         Returns:
             A Datastore (created on first use under the workspace root).
         """
-        from runyard.core.datastore import Datastore
-
         return Datastore.get_default(self)
 
     def set_default_datastore(self, name: str) -> None:
@@ -350,14 +337,10 @@ class Workspace:
         Raises:
             DatastoreNotFound: No datastore with that name.
         """
-        from runyard._services import datastores
-
         datastores.set_default_datastore(self._services, name)
 
     def get_run(self, run_id: str) -> Run:
         """Same as ``Run.get(ws, run_id)``."""
-        from runyard.core.run import Run
-
         return Run.get(self, run_id)
 
     def __repr__(self) -> str:

@@ -8,19 +8,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runyard._services import datasets
 from runyard.data.datapath import DataPath
+from runyard.data.dataset_consumption_config import DatasetConsumptionConfig
 from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:
     from runyard._entities import DatasetInfo
     from runyard._services import Services
     from runyard.core.workspace import Workspace
-    from runyard.data.dataset_consumption_config import DatasetConsumptionConfig
 
 
 def path_entries(path: Any) -> tuple[list[dict[str, str]], Workspace | None]:
     """A from_files/from_delimited_files ``path`` argument as definition entries, plus the
     workspace its datastores belong to (None when all paths are local or URLs)."""
+    # late: cycle data -> core.datastore -> data.data_reference -> data.dataset_factory -> here
     from runyard.core.datastore import Datastore
 
     items = path if isinstance(path, list) else [path]
@@ -66,10 +68,11 @@ class AbstractDataset:
 
     @classmethod
     def _from_info(cls, workspace: Workspace, info: DatasetInfo) -> AbstractDataset:
-        from runyard.data.file_dataset import FileDataset
-        from runyard.data.tabular_dataset import TabularDataset
+        # late: cycle AbstractDataset -> its subclasses, whose modules import this one
+        from runyard.data import file_dataset, tabular_dataset
 
-        kind = FileDataset if info.definition.get("type") == "File" else TabularDataset
+        is_file = info.definition.get("type") == "File"
+        kind = file_dataset.FileDataset if is_file else tabular_dataset.TabularDataset
         return kind(info.definition, workspace=workspace, info=info)
 
     # ---- identity ----------------------------------------------------------------------
@@ -100,8 +103,6 @@ class AbstractDataset:
         return self._workspace._services if self._workspace is not None else None
 
     def _files(self, *, strict: bool = False) -> list[Any]:
-        from runyard._services import datasets
-
         return datasets.resolve_files(self._def, self._services(), strict=strict)
 
     # ---- use ---------------------------------------------------------------------------
@@ -111,8 +112,6 @@ class AbstractDataset:
         Args:
             name: The input's name in the job (``run.input_datasets[name]``).
         """
-        from runyard.data.dataset_consumption_config import DatasetConsumptionConfig
-
         return DatasetConsumptionConfig(name, self)
 
     def register(
@@ -139,8 +138,6 @@ class AbstractDataset:
             DatasetExists: The name holds another definition and create_new_version is
                 False (an identical one returns the existing registration).
         """
-        from runyard._services import datasets
-
         if not isinstance(name, str) or not name.strip():
             raise UserErrorException(f"Dataset name {name!r} is empty; pass a name.")
         info = datasets.register_dataset(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from runyard.data.datapath import DataPath
+from runyard.data.dataset_factory import FileDatasetFactory
 
 if TYPE_CHECKING:
     from runyard.core.datastore import Datastore
@@ -32,8 +33,9 @@ class DataReference(DataPath):
         path_on_compute: str | None = None,
         overwrite: bool = False,
     ) -> None:
-        super().__init__(datastore, path_on_datastore, data_reference_name or datastore.name)
-        self.data_reference_name = self.name
+        name = data_reference_name or datastore.name
+        super().__init__(datastore, path_on_datastore, name)
+        self.data_reference_name = name
         self.mode = mode
         self.path_on_compute = path_on_compute
         self.overwrite = overwrite
@@ -63,8 +65,6 @@ class DataReference(DataPath):
 
     def _as_dataset_input(self) -> DatasetConsumptionConfig:
         """The same files as a dataset input, which jobs materialize (mount or download)."""
-        from runyard.data.dataset_factory import FileDatasetFactory
-
         assert self.datastore is not None
         dataset = FileDatasetFactory.from_files(
             (self.datastore, self.path_on_datastore or ""), validate=False

@@ -57,6 +57,7 @@ class DatasetConsumptionConfig:
         return self._as("download", path_on_compute)
 
     def _as(self, mode: str, path_on_compute: str | None) -> DatasetConsumptionConfig:
+        # late: cycle DatasetConsumptionConfig -> FileDataset -> AbstractDataset -> here
         from runyard.data.file_dataset import FileDataset
 
         if not isinstance(self.dataset, FileDataset):

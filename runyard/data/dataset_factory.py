@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runyard.data.abstract_dataset import path_entries
+from runyard.data.datapath import DataPath
 from runyard.data.file_dataset import FileDataset
 from runyard.data.tabular_dataset import TabularDataset
 from runyard.exceptions import UserErrorException
@@ -106,8 +107,6 @@ class FileDatasetFactory:
             overwrite: Replace existing files; otherwise they are skipped (logged).
             show_progress: Show a progress bar.
         """
-        from runyard.data.datapath import DataPath
-
         store: Datastore
         if isinstance(target, DataPath) and target.datastore is not None:
             store, folder = target.datastore, target.path_on_datastore

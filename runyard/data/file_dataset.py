@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from runyard._services import datasets
 from runyard.data.abstract_dataset import AbstractDataset
 from runyard.exceptions import DatasetPathNotFound, UserErrorException
 
@@ -41,8 +42,6 @@ class FileDataset(AbstractDataset):
             DatasetPathNotFound: No file matches (unless ignore_not_found).
             UserErrorException: A target file exists and overwrite is False.
         """
-        from runyard._services import datasets
-
         files = self._files(strict=not ignore_not_found)
         dest = Path(target_path) if target_path is not None else Path(tempfile.mkdtemp())
         return [str(p) for p in datasets.copy_files(files, dest, overwrite=overwrite)]
@@ -72,8 +71,6 @@ class MountContext:
 
     def start(self) -> None:
         """Materializes the read-only folder."""
-        from runyard._services import datasets
-
         point = self._requested
         if point is None:
             point = Path(tempfile.mkdtemp(prefix="runyard-mount-")) / "data"
@@ -93,8 +90,6 @@ class MountContext:
 
     def stop(self) -> None:
         """Removes the folder."""
-        from runyard._services import datasets
-
         if self.mount_point:
             datasets.remove_materialized(Path(self.mount_point))
 

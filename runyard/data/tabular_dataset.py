@@ -8,7 +8,7 @@ from runyard.data.abstract_dataset import AbstractDataset
 from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:
-    import pandas
+    import pandas  # type: ignore[import-untyped]
 
 
 class TabularDataset(AbstractDataset):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from runyard.core.dataset import Dataset
 from runyard.exceptions import UserErrorException
 
 _ROOT = Path(__file__).resolve().parent / "data"
@@ -106,6 +107,4 @@ class MNIST:
                 f"MNIST.get_file_dataset(dataset_filter={dataset_filter!r}): Runyard's sample "
                 "is one folder in Chainer's layout, so only dataset_filter='all' is supported."
             )
-        from runyard.core.dataset import Dataset
-
         return Dataset.File.from_files(path=str(_ROOT))

@@ -9,22 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from runyard.core._script_args import (
+    DATASET_TOKEN,
+    is_dataset_consumption,
+    plain_scalar,
+)
 from runyard.exceptions import UserErrorException
 
-DATASET_TOKEN = "DatasetConsumptionConfig:{}"
 OUTPUT_TOKEN = "DatasetOutputConfig:{}"
 _RAW_DATASET_CLASSES = ("Dataset", "FileDataset", "TabularDataset", "AbstractDataset")
-
-
-def is_dataset_consumption(value: object) -> bool:
-    """A ``ds.as_named_input(name)[.as_mount()|.as_download()]`` object."""
-    if type(value).__name__ == "DatasetConsumptionConfig":
-        return True
-    return (
-        isinstance(getattr(value, "name", None), str)
-        and isinstance(getattr(value, "mode", None), str)
-        and hasattr(value, "dataset")
-    )
 
 
 def is_output_dataset(value: object) -> bool:
@@ -63,22 +56,6 @@ def flatten_script_params(script_params: Mapping[Any, Any] | None) -> list[Any]:
     return [
         item for item in items if item is not None and not (isinstance(item, str) and item == "")
     ]
-
-
-def plain_scalar(value: Any) -> Any:
-    """A numpy scalar (``np.int64(5)``, ``np.float32(0.5)``, ``np.bool_``) as the Python
-    value it holds, so it reaches argv as ``5``; anything else as it is."""
-    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
-        return value.item()
-    return value
-
-
-def as_run_input(value: Any) -> Any:
-    """A legacy DataReference (``datastore.path('x').as_mount()``) as the dataset input
-    the job materializes; anything else as it is."""
-    if type(value).__name__ == "DataReference" and hasattr(value, "_as_dataset_input"):
-        return value._as_dataset_input()
-    return value
 
 
 def argv_token(value: Any) -> Any:

@@ -9,8 +9,10 @@ versions are accepted as aliases of 7.8.1 (see ``Chainer``).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, ClassVar
 
+from runyard.core.environment import Environment, curated_environment
 from runyard.exceptions import TrainingException
 from runyard.train._distributed import Gloo, Mpi, Nccl, ParameterServer
 from runyard.train.estimator import Estimator
@@ -90,8 +92,6 @@ class _FrameworkEstimator(Estimator):
         # v1: a conda file or environment_definition means no framework packages are added.
         if self.environment_definition is not None or self.conda_dependencies_file is not None:
             return super()._environment()
-        from runyard.core.environment import curated_environment
-
         env, notice = curated_environment(
             self.FRAMEWORK_NAME, self.framework_version, use_gpu=self.use_gpu
         )
@@ -108,12 +108,10 @@ class _FrameworkEstimator(Estimator):
     def _user_pip_packages(self) -> list[str]:
         packages = list(self.pip_packages)
         if self.pip_requirements_file is not None:
-            from runyard.core.environment import Environment
-
             path = self._source_path(self.pip_requirements_file)
-            packages += Environment.from_pip_requirements(
-                "req", path
-            ).python.conda_dependencies.pip_packages
+            conda = Environment.from_pip_requirements("req", path).python.conda_dependencies
+            assert conda is not None  # from_pip_requirements always sets one
+            packages += conda.pip_packages
         return packages
 
 
@@ -139,8 +137,6 @@ def _merge_packages(env: Any, pip_packages: list[str], conda_packages: list[str]
 
 
 def _package_name(spec: str) -> str:
-    import re
-
     return re.split(r"[<>=!~\[; ]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from runyard.core._script_args import as_run_input
+from runyard.core.conda_dependencies import CondaDependencies
+from runyard.core.environment import DockerConfiguration, Environment
+from runyard.core.script_run_config import ScriptRunConfig
 from runyard.exceptions import TrainingException
 from runyard.train import _validation
 from runyard.train._script_params import (
-    as_run_input,
     dataset_inputs,
     flatten_script_params,
     script_params_to_argv,
@@ -208,9 +212,6 @@ class Estimator:
     def _environment(self) -> Any:
         if self.environment_definition is not None:
             return self.environment_definition
-        from runyard.core.conda_dependencies import CondaDependencies
-        from runyard.core.environment import Environment
-
         name = f"{type(self).__name__}-environment"
         if self.conda_dependencies_file is not None:
             path = self._source_path(self.conda_dependencies_file)
@@ -219,10 +220,12 @@ class Estimator:
             env = Environment.from_pip_requirements(
                 name, self._source_path(self.pip_requirements_file)
             )
+            conda = env.python.conda_dependencies
+            assert conda is not None  # from_pip_requirements always sets one
             for package in self._pip_packages():
-                env.python.conda_dependencies.add_pip_package(package)
+                conda.add_pip_package(package)
             for package in self.conda_packages:
-                env.python.conda_dependencies.add_conda_package(package)
+                conda.add_conda_package(package)
         else:
             env = Environment(name)
             env.python.conda_dependencies = CondaDependencies.create(
@@ -235,15 +238,11 @@ class Estimator:
         return env
 
     def _source_path(self, path: str) -> str:
-        from pathlib import Path
-
         p = Path(path)
         return str(p if p.is_absolute() else Path(self.source_directory) / p)
 
     def _to_script_run_config(self) -> Any:
         """The ScriptRunConfig this estimator submits as (v1 does the same internally)."""
-        from runyard.core.script_run_config import ScriptRunConfig
-
         if self.entry_script is None:
             raise TrainingException(
                 "entry_script is not set; pass entry_script='train.py' (a file in "
@@ -289,8 +288,6 @@ class Estimator:
     def _runyard_submit(self, experiment: Any, tags: Any = None, **kwargs: Any) -> Any:
         """Experiment.submit's hook: ``exp.submit(est, script_params=..., inputs=...)``
         applies the overrides to a copy, which is submitted as its ScriptRunConfig."""
-        from runyard.core.environment import DockerConfiguration
-
         est = self._submit_overrides(**kwargs)
         src = est._to_script_run_config()
         src.run_config.docker = DockerConfiguration(

@@ -260,11 +260,11 @@ def test_run_list_unknown_status_lists_the_valid_ones(ws):
 
 def test_get_detailed_status(ws):
     from runyard._entities import RunStatus
-    from runyard._services import tracking
+    from runyard._services import runs
 
     exp = Experiment(ws, "detailed")
     run = exp.start_logging(snapshot_directory=None)
     assert run.get_detailed_status() == {"status": "Running", "details": None}
-    queued = tracking.start_run(ws._services, experiment_name="detailed", status=RunStatus.QUEUED)
+    queued = runs.start_run(ws._services, experiment_name="detailed", status=RunStatus.QUEUED)
     waiting = Run(exp, queued.run_id).get_detailed_status()
     assert waiting["status"] == "Queued" and "waiting for a free node" in waiting["details"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from runyard._services import compute
 from runyard.core.compute.compute_target import _TYPES, ComputeTarget
 from runyard.exceptions import ComputeTargetException
 
@@ -40,9 +42,7 @@ class AmlComputeProvisioningConfiguration:
 
     def validate_configuration(self) -> None:
         """Raises ComputeTargetException naming the bad setting (v1's checks)."""
-        from runyard._compute.vm_sizes import vm_size
-
-        vm_size(self.vm_size)
+        compute.vm_size_name(self.vm_size)
         if self.vm_priority not in _PRIORITIES:
             raise ComputeTargetException(
                 f"vm_priority={self.vm_priority!r} is invalid: use 'dedicated' or 'lowpriority'."
@@ -73,10 +73,8 @@ class AmlComputeProvisioningConfiguration:
             )
 
     def _to_config(self) -> dict[str, Any]:
-        from runyard._compute.vm_sizes import vm_size
-
         config = {k: v for k, v in self.__dict__.items() if not k.startswith("admin_user_")}
-        config["vm_size"] = vm_size(self.vm_size).name.upper()
+        config["vm_size"] = compute.vm_size_name(self.vm_size)
         if config["idle_seconds_before_scaledown"] is None:
             config["idle_seconds_before_scaledown"] = 1800
         return config
@@ -121,8 +119,6 @@ class AmlComputeStatus:
 
     def serialize(self) -> dict[str, Any]:
         """The status as v1's dict (currentNodeCount, nodeStateCounts, ...)."""
-        import copy
-
         return copy.deepcopy(self._data)
 
     def __repr__(self) -> str:
@@ -140,8 +136,6 @@ class AmlCompute(ComputeTarget):
     _compute_type = "AmlCompute"
 
     def _bind(self, workspace: Workspace, info: ComputeTargetInfo) -> None:
-        from runyard._services import compute
-
         super()._bind(workspace, info)
         config = info.config
         self.vm_size = config.get("vm_size")
@@ -203,10 +197,8 @@ class AmlCompute(ComputeTarget):
         Raises:
             ComputeTargetException: A setting v1 rejects; the message names it.
         """
-        from runyard._compute.vm_sizes import DEFAULT_VM_SIZE
-
         config = AmlComputeProvisioningConfiguration(
-            vm_size=vm_size or DEFAULT_VM_SIZE,
+            vm_size=vm_size or compute.default_vm_size(),
             vm_priority=vm_priority,
             min_nodes=min_nodes,
             max_nodes=max_nodes,
@@ -231,14 +223,10 @@ class AmlCompute(ComputeTarget):
     @staticmethod
     def supported_vmsizes(workspace: Workspace, location: str | None = None) -> list[dict]:
         """Sizes Runyard knows: [{name, vCPUs, gpus, memoryGB, maxResourceVolumeMB}]."""
-        from runyard._compute.vm_sizes import VM_SIZES
-
-        return [size.to_v1() for size in VM_SIZES.values()]
+        return compute.supported_vm_sizes()
 
     # ---- state ---------------------------------------------------------------------------
     def _reload(self) -> None:
-        from runyard._services import compute
-
         self._bind(
             self._workspace, compute.get_compute_target(self._workspace._services, self.name)
         )
@@ -254,8 +242,6 @@ class AmlCompute(ComputeTarget):
 
     def list_nodes(self) -> list[dict[str, Any]]:
         """[{nodeId, port, privateIpAddress, publicIpAddress, nodeState, runId}]."""
-        from runyard._services import compute
-
         return compute.list_nodes(compute.get_compute_target(self._workspace._services, self.name))
 
     def update(
@@ -269,8 +255,6 @@ class AmlCompute(ComputeTarget):
         Raises:
             ComputeTargetException: A negative count, or min_nodes above max_nodes.
         """
-        from runyard._services import compute
-
         changes = {
             "min_nodes": _count("min_nodes", min_nodes),
             "max_nodes": _count("max_nodes", max_nodes),
@@ -297,8 +281,6 @@ class AmlCompute(ComputeTarget):
             timeout_in_minutes: Give up (quietly) after this long.
             is_delete_operation: Wait for a delete() to finish.
         """
-        from runyard._services import compute
-
         out = sys.stdout
         if is_delete_operation:
             if show_output:

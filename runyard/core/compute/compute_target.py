@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from runyard._services import compute
 from runyard.exceptions import ComputeTargetException
 
 if TYPE_CHECKING:
     from runyard._entities import ComputeTargetInfo
     from runyard.core.workspace import Workspace
 
-# compute type -> SDK class; filled in by the subclasses' modules
+# compute type -> SDK class; filled in by the subclasses' modules, which the package
+# runyard.core.compute imports before this module can be used
 _TYPES: dict[str, type[ComputeTarget]] = {}
-
-
-def _load_types() -> None:
-    import runyard.core.compute.amlcompute  # noqa: F401 - registers AmlCompute
 
 
 class ComputeTarget:
@@ -36,9 +34,6 @@ class ComputeTarget:
     def __new__(cls, workspace: Workspace | None = None, name: str | None = None) -> Any:
         if workspace is None or name is None:
             return super().__new__(cls)
-        from runyard._services import compute
-
-        _load_types()
         info = compute.get_compute_target(workspace._services, name)
         target_cls = _TYPES.get(info.compute_type)
         if target_cls is None or not issubclass(target_cls, cls):
@@ -84,8 +79,6 @@ class ComputeTarget:
         Raises:
             ComputeTargetException: A bad name or configuration, or the name is taken.
         """
-        from runyard._services import compute
-
         to_config = getattr(provisioning_configuration, "_to_config", None)
         compute_type = getattr(provisioning_configuration, "_compute_type", None)
         if to_config is None or compute_type is None:
@@ -94,16 +87,12 @@ class ComputeTarget:
                 "provisioning configuration; build one with "
                 "AmlCompute.provisioning_configuration(vm_size=..., max_nodes=...)."
             )
-        _load_types()
         info = compute.create_compute_target(workspace._services, name, compute_type, to_config())
         return ComputeTarget(workspace, info.name)
 
     @staticmethod
     def list(workspace: Workspace) -> list[Any]:
         """All compute targets of the workspace, by name."""
-        from runyard._services import compute
-
-        _load_types()
         found = []
         for info in compute.list_compute_targets(workspace._services):
             target_cls = _TYPES.get(info.compute_type, ComputeTarget)
@@ -118,8 +107,6 @@ class ComputeTarget:
         Raises:
             ComputeTargetException: It was already deleted ('ComputeTargetNotFound: ...').
         """
-        from runyard._services import compute
-
         compute.delete_compute_target(self._workspace._services, self.name)
         self.provisioning_state = "Deleting"
 

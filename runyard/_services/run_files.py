@@ -1,0 +1,181 @@
+"""A run's files in the artifact store: list, upload, download, read.
+
+The upload functions use only the artifact store of what they are given, so a job uploads
+through ``ArtifactsOnly`` (``job_artifacts``) without opening the workspace's database.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from runyard._artifact_names import check_artifact_name
+from runyard._store import open_artifact_store
+from runyard.exceptions import ArtifactNotFound, UserErrorException
+
+if TYPE_CHECKING:
+    from runyard._config import WorkspaceLayout
+    from runyard._store.artifacts import ArtifactStore
+
+
+class HasArtifacts(Protocol):
+    """What the file functions use: ``Services``, or ``ArtifactsOnly`` in a job."""
+
+    @property
+    def artifacts(self) -> ArtifactStore: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactsOnly:
+    """The artifact store alone, standing in for Services where no database may open."""
+
+    artifacts: ArtifactStore
+
+
+def job_artifacts(layout: WorkspaceLayout) -> ArtifactsOnly:
+    """The workspace's artifact store for a job process (opens no database)."""
+    return ArtifactsOnly(open_artifact_store(layout.artifacts_dir))
+
+
+def run_key(run_id: str, name: str = "") -> str:
+    """Artifact-store key of a run's file (or of the run's folder when name is empty)."""
+    return f"runs/{run_id}/{name}"
+
+
+def list_files(services: HasArtifacts, run_id: str) -> list[str]:
+    prefix = run_key(run_id)
+    return [k[len(prefix) :] for k in services.artifacts.list(prefix)]
+
+
+def upload_file(services: HasArtifacts, run_id: str, name: str, path_or_stream: Any) -> str:
+    name = check_artifact_name(name)
+    if hasattr(path_or_stream, "read"):
+        data = path_or_stream.read()
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        services.artifacts.put_bytes(run_key(run_id, name), data)
+        return name
+    src = _existing_file(path_or_stream)
+    services.artifacts.put_file(run_key(run_id, name), src)
+    return name
+
+
+def _existing_file(path: Any) -> Path:
+    if not isinstance(path, str | Path):
+        raise UserErrorException(
+            f"Expected a file path or a readable stream, got {type(path).__name__} ({path!r:.80})."
+        )
+    src = Path(path)
+    if not src.is_file():
+        raise UserErrorException(
+            f"Local file {str(path)!r} does not exist or is not a file; pass the path of an "
+            "existing file (relative paths are resolved from the current folder)."
+        )
+    return src
+
+
+def upload_files(
+    services: HasArtifacts, run_id: str, names: Sequence[str], paths: Sequence[Any]
+) -> list[str]:
+    names, paths = list(names), list(paths)
+    if len(names) != len(paths):
+        raise UserErrorException(
+            f"upload_files got {len(names)} names and {len(paths)} paths; pass one name per "
+            "path (names and paths must have the same length)."
+        )
+    checked = [
+        (check_artifact_name(n), _existing_file(p)) for n, p in zip(names, paths, strict=False)
+    ]
+    for name, src in checked:
+        services.artifacts.put_file(run_key(run_id, name), src)
+    return [n for n, _ in checked]
+
+
+def upload_folder(services: HasArtifacts, run_id: str, name: str, path: Any) -> list[str]:
+    folder = Path(path)
+    if not folder.is_dir():
+        raise UserErrorException(
+            f"Local folder {str(path)!r} does not exist or is not a folder; pass an existing "
+            "folder to upload_folder (use upload_file for a single file)."
+        )
+    base = check_artifact_name(name)
+    pairs = [
+        (check_artifact_name(f"{base}/{f.relative_to(folder).as_posix()}"), f)
+        for f in sorted(folder.rglob("*"))
+        if f.is_file()
+    ]
+    for artifact, src in pairs:
+        services.artifacts.put_file(run_key(run_id, artifact), src)
+    return [a for a, _ in pairs]
+
+
+def download_file(
+    services: HasArtifacts, run_id: str, name: str, output_file_path: Any = None
+) -> Path:
+    name = check_artifact_name(name)
+    key = run_key(run_id, name)
+    if not services.artifacts.exists(key):
+        raise ArtifactNotFound(name, f"run {run_id!r}", list_files(services, run_id))
+    dest = (
+        Path(output_file_path) if output_file_path is not None else Path(posixpath.basename(name))
+    )
+    if dest.is_dir():
+        dest = dest / posixpath.basename(name)
+    services.artifacts.get_file(key, dest)
+    return dest
+
+
+def download_files(
+    services: HasArtifacts,
+    run_id: str,
+    *,
+    prefix: str | None = None,
+    output_directory: Any = None,
+    output_paths: Sequence[Any] | None = None,
+    append_prefix: bool = True,
+) -> list[Path]:
+    names = list_files(services, run_id)
+    if prefix:
+        norm = check_artifact_name(prefix)
+        folder = prefix.endswith("/")
+        matches = [
+            n for n in names if n.startswith(norm + "/") or (not folder and n.startswith(norm))
+        ]
+    else:
+        norm, matches = "", names
+    if not matches:
+        raise ArtifactNotFound(
+            f"{prefix or ''}*", f"run {run_id!r} (no file matches the prefix)", names
+        )
+    if output_paths is not None:
+        targets = [Path(p) for p in output_paths]
+        if len(targets) != len(matches):
+            raise UserErrorException(
+                f"output_paths has {len(targets)} entries but {len(matches)} files match "
+                f"prefix {prefix!r}: {matches[:20]}. Pass one path per file, or output_directory."
+            )
+    else:
+        out = Path(output_directory) if output_directory is not None else Path(".")
+        targets = [out / _local_name(n, norm, append_prefix) for n in matches]
+    for name, dest in zip(matches, targets, strict=False):
+        services.artifacts.get_file(run_key(run_id, name), dest)
+    return targets
+
+
+def _local_name(name: str, prefix: str, append_prefix: bool) -> str:
+    if append_prefix or not prefix:
+        return name
+    if name == prefix:
+        return posixpath.basename(name)
+    if name.startswith(prefix + "/"):
+        return name[len(prefix) + 1 :]
+    # A partial name such as 'outputs/mod' for 'outputs/model.pkl': strip its folder.
+    parent = posixpath.dirname(prefix)
+    return name[len(parent) + 1 :] if parent else name
+
+
+def read_file(services: HasArtifacts, run_id: str, name: str) -> bytes:
+    return services.artifacts.read_bytes(run_key(run_id, check_artifact_name(name)))

@@ -1,0 +1,187 @@
+"""Experiments and runs: create, read, list, status and children."""
+
+from __future__ import annotations
+
+import getpass
+import re
+import time
+import uuid
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any
+
+from runyard._entities import ErrorCode, ExperimentInfo, RunError, RunInfo, RunRuntime, RunStatus
+from runyard.exceptions import UserErrorException
+
+if TYPE_CHECKING:
+    from runyard._services import Services
+
+EXPERIMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,254}$")
+INTERACTIVE = "interactive"
+
+
+def check_experiment_name(name: object) -> str:
+    if not isinstance(name, str) or not EXPERIMENT_NAME_RE.match(name):
+        raise UserErrorException(
+            f"Experiment name {name!r} is not valid. Experiment name must be between 1 and "
+            "255 characters long. Its first character has to be alphanumeric, and the rest "
+            "may contain hyphens and underscores. No whitespace is allowed."
+        )
+    return name
+
+
+def new_run_id(experiment_name: str) -> str:
+    """v1's shape: <experiment>_<epoch seconds>_<8 hex>."""
+    return f"{experiment_name}_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+
+
+# ---- experiments ---------------------------------------------------------------------------
+
+
+def get_or_create_experiment(services: Services, name: str) -> ExperimentInfo:
+    return services.store.get_or_create_experiment(check_experiment_name(name))
+
+
+def get_experiment(services: Services, name: str) -> ExperimentInfo:
+    """Raises ExperimentNotFound."""
+    return services.store.get_experiment(name)
+
+
+def list_experiments(services: Services, name: str | None = None) -> list[ExperimentInfo]:
+    found = services.store.list_experiments()
+    return [e for e in found if name is None or e.name == name]
+
+
+# ---- runs ----------------------------------------------------------------------------------
+
+
+def start_run(
+    services: Services,
+    *,
+    experiment_name: str,
+    run_id: str | None = None,
+    display_name: str | None = None,
+    parent_run_id: str | None = None,
+    status: RunStatus = RunStatus.RUNNING,
+    run_type: str = INTERACTIVE,
+    definition: Mapping[str, Any] | None = None,
+) -> RunInfo:
+    """Creates a run that this process logs to directly (start_logging, child_run)."""
+    check_experiment_name(experiment_name)
+    if run_id is None:
+        run_id = new_run_id(experiment_name)
+    elif not isinstance(run_id, str) or not re.match(r"^[\w\-.]{1,255}$", run_id):
+        raise UserErrorException(
+            f"Run id {run_id!r} is not valid: use 1 to 255 letters, digits, '_', '-' or '.', "
+            "or leave run_id out to get a generated one."
+        )
+    info = services.store.create_run(
+        run_id=run_id,
+        experiment_name=experiment_name,
+        status=status,
+        run_type=run_type,
+        parent_run_id=parent_run_id,
+        display_name=display_name,
+        definition=definition,
+        properties=(
+            {"ContentSnapshotId": definition["snapshotId"]}
+            if definition and definition.get("snapshotId")
+            else None
+        ),
+    )
+    services.store.update_run(run_id, runtime=RunRuntime(submitted_by=_user()))
+    return info
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def get_run(services: Services, run_id: str) -> RunInfo:
+    return services.store.get_run(run_id)
+
+
+def update_run(
+    services: Services,
+    run_id: str,
+    *,
+    display_name: str | None = None,
+    description: str | None = None,
+) -> RunInfo:
+    """Changes the run's display name and/or description (None leaves one as it is)."""
+    return services.store.update_run(run_id, display_name=display_name, description=description)
+
+
+def list_runs(
+    services: Services,
+    *,
+    experiment_name: str | None = None,
+    parent_run_id: str | None = None,
+    run_type: str | None = None,
+    tags: Mapping[str, str | None] | Collection[str] | None = None,
+    properties: Mapping[str, str] | Collection[str] | None = None,
+    statuses: Collection[str] | None = None,
+    include_children: bool = False,
+) -> list[RunInfo]:
+    return services.store.list_runs(
+        experiment_name=experiment_name,
+        parent_run_id=parent_run_id,
+        include_children=include_children,
+        statuses=None if statuses is None else [_run_status(s) for s in statuses],
+        tags=_filter_arg(tags),
+        properties=_filter_arg(properties),
+        run_type=run_type,
+    )
+
+
+def _run_status(value: Any) -> RunStatus:
+    try:
+        return RunStatus(value)
+    except ValueError:
+        names = [s.value for s in RunStatus]
+        raise UserErrorException(
+            f"status {value!r} is not a run status; use one of {names} (spelled as shown)."
+        ) from None
+
+
+def _filter_arg(value: Any) -> Any:
+    if value is None or isinstance(value, Mapping):
+        return value
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def list_descendants(services: Services, run_id: str) -> list[RunInfo]:
+    """Children, grandchildren ... breadth first."""
+    found: list[RunInfo] = []
+    frontier = [run_id]
+    while frontier:
+        nxt: list[str] = []
+        for parent in frontier:
+            children = services.store.list_runs(parent_run_id=parent)
+            found.extend(children)
+            nxt.extend(c.run_id for c in children)
+        frontier = nxt
+    return found
+
+
+def set_status(
+    services: Services, run_id: str, status: RunStatus, *, error: RunError | None = None
+) -> RunInfo:
+    info = services.store.set_run_status(run_id, status, error=error)
+    assert info is not None  # no `expected` given: the store always answers
+    return info
+
+
+def error_from(error_details: Any, error_code: str | None) -> RunError:
+    """v1's fail(error_details, error_code) as the run's error."""
+    if isinstance(error_details, BaseException):
+        message = f"{type(error_details).__name__}: {error_details}"
+    elif error_details is None:
+        message = "The run was marked failed by run.fail()."
+    else:
+        message = str(error_details)
+    return RunError(error_code or ErrorCode.USER_ERROR, message)
