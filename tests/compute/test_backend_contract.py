@@ -1,0 +1,129 @@
+"""One contract for every compute backend in ``runyard._compute.BACKENDS``: a launched job
+can be waited on, polled and cancelled (every process of it, detached ones included), and an
+agent that did not launch it finds it again with ``reattach``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runyard import _jobenv
+from runyard._compute import BACKENDS
+from runyard._compute.base import ComputeBackend, JobHandle, JobSpec
+
+CONFIG = {"min_nodes": 0, "max_nodes": 2, "idle_seconds_before_scaledown": 10}
+
+# The job starts a grandchild in a session of its own that ignores SIGTERM, writes its pid,
+# then waits: cancel must still stop both.
+DETACHED = """
+import os, subprocess, sys, time
+child = subprocess.Popen(
+    [sys.executable, "-c",
+     "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+     "open('ignoring', 'w').close(); time.sleep(120)"],
+    start_new_session=True,
+)
+while not os.path.exists("ignoring"):
+    time.sleep(0.01)
+open("pids.tmp", "w").write(f"{os.getpid()} {child.pid}")
+os.rename("pids.tmp", "pids.txt")
+time.sleep(120)
+"""
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> ComputeBackend:
+    return BACKENDS[request.param]("target-1", CONFIG, {})
+
+
+def _spec(tmp_path: Path, run_id: str, code: str) -> JobSpec:
+    (tmp_path / "job.py").write_text(code)
+    env = {**os.environ, _jobenv.RUN_ID: run_id}
+    return JobSpec(
+        run_id=run_id,
+        argv=(sys.executable, "job.py"),
+        cwd=tmp_path,
+        env=env,
+        driver_log=tmp_path / "driver.log",
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def _exit_code(handle: JobHandle, timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout
+    while (code := handle.wait(0.2)) is None:
+        assert time.monotonic() < deadline, "the job did not end"
+    return code
+
+
+def test_a_job_runs_in_its_folder_with_its_output_in_the_driver_log(backend, tmp_path) -> None:
+    code = "import os, sys; print('in', os.getcwd()); print('err', file=sys.stderr); sys.exit(3)"
+    handle = backend.launch(_spec(tmp_path, "run-a", code))
+    assert _exit_code(handle) == 3
+    handle.sync()
+    log = (tmp_path / "driver.log").read_text()
+    assert f"in {tmp_path}" in log and "err" in log
+    assert not handle.running()
+    assert handle.ref.backend == backend.compute_type
+
+
+def test_a_running_job_is_polled_without_ending_it(backend, tmp_path) -> None:
+    handle = backend.launch(_spec(tmp_path, "run-b", "import time; time.sleep(60)"))
+    assert handle.wait(0.05) is None and handle.running()
+    handle.cancel(force=True)
+    assert _exit_code(handle) < 0
+
+
+def test_cancel_stops_every_process_of_the_job_detached_ones_too(backend, tmp_path) -> None:
+    handle = backend.launch(_spec(tmp_path, "run-c", DETACHED))
+    _until(lambda: (tmp_path / "pids.txt").exists(), 30, "the job to start its grandchild")
+    job_pid, grandchild = map(int, (tmp_path / "pids.txt").read_text().split())
+    handle.cancel()
+    assert _exit_code(handle) < 0  # SIGTERM ended the job itself
+    assert _alive(grandchild)  # it ignores SIGTERM
+    handle.cancel(force=True)
+    _until(lambda: not _alive(grandchild), 10, "the detached grandchild to be killed")
+    assert not handle.running()
+
+
+def test_reattach_finds_a_job_launched_by_another_agent(backend, tmp_path) -> None:
+    first = backend.launch(_spec(tmp_path, "run-d", DETACHED))
+    _until(lambda: (tmp_path / "pids.txt").exists(), 30, "the job to start")
+    job_pid, grandchild = map(int, (tmp_path / "pids.txt").read_text().split())
+    again = BACKENDS[first.ref.backend]("target-1", CONFIG, {}).reattach("run-d", first.ref)
+    assert again.ref == first.ref
+    assert again.running() and again.wait(0.05) is None  # no exit code for a stranger
+    again.cancel(force=True)
+    assert _exit_code(first) < 0
+    _until(lambda: not _alive(grandchild), 10, "the grandchild to be killed")
+    assert not again.running()
+
+
+def test_cancel_spares_processes_of_other_runs(backend, tmp_path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    one = backend.launch(_spec(tmp_path / "a", "run-e", "import time; time.sleep(60)"))
+    two = backend.launch(_spec(tmp_path / "b", "run-f", "import time; time.sleep(60)"))
+    one.cancel(force=True)
+    assert _exit_code(one) < 0
+    assert two.running() and two.wait(0.05) is None
+    two.cancel(force=True)
+    assert _exit_code(two) < 0
