@@ -33,6 +33,8 @@ _open_lock = threading.Lock()
 
 def open_services(layout: WorkspaceLayout, settings: Settings) -> Services:
     """The workspace's Services, opened once per process (the engine pool is shared)."""
+    # late: job side; a job's Workspace imports this package but must not pull SQLAlchemy
+    # (runyard._store's SQL modules) until it opens the workspace's stores.
     from runyard._store import open_artifact_store, open_store
 
     uri = layout.store_uri(settings)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 import time
 from datetime import timezone
-from pathlib import Path
 
 import pytest
 
-from runyard._entities import MetricKind, MetricPoint, RunStatus
+from runyard._entities import (
+    ErrorCode,
+    JobRef,
+    MetricKind,
+    MetricPoint,
+    RunError,
+    RunRuntime,
+    RunStatus,
+)
 from runyard._store.base import Store
 from runyard.exceptions import (
     ComputeTargetException,
@@ -33,9 +37,6 @@ from runyard.exceptions import (
     RunNotFound,
 )
 
-WORKERS = Path(__file__).with_name("workers.py")
-REPO = Path(__file__).resolve().parents[2]
-
 
 def make_run(store: Store, run_id: str, experiment: str = "exp", **kwargs):
     kwargs.setdefault("status", RunStatus.QUEUED)
@@ -45,27 +46,6 @@ def make_run(store: Store, run_id: str, experiment: str = "exp", **kwargs):
 
 def point(name, value, kind=MetricKind.SCALAR, **kwargs):
     return MetricPoint(name=name, kind=kind, value=value, time=time.time(), **kwargs)
-
-
-def run_workers(jobs: list[list[str]], uri: str) -> list[object]:
-    """Starts one process per job at once; they all begin work at the same instant."""
-    start = str(time.time() + 3.0)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKERS), job[0], uri, start, *job[1:]],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-        )
-        for job in jobs
-    ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
 
 
 class TestExperiments:
@@ -159,13 +139,19 @@ class TestStatus:
 
     def test_error_is_stored(self, store):
         make_run(store, "r1")
-        err = {"code": "UserError", "message": "boom"}
+        err = RunError(ErrorCode.USER_ERROR, "boom", exit_code=2, last_error_lines=("a", "b"))
         assert store.set_run_status("r1", RunStatus.FAILED, error=err).error == err
         assert store.get_run("r1").error == err
+        assert isinstance(store.get_run("r1").error.code, ErrorCode)
+
+    def test_error_code_of_a_user_stays_a_string(self, store):
+        make_run(store, "r1")
+        store.set_run_status("r1", RunStatus.FAILED, error=RunError("MyCode", "x"))
+        assert store.get_run("r1").error == RunError("MyCode", "x")
 
     def test_leaving_terminal_status_raises_and_changes_nothing(self, store):
         make_run(store, "r1")
-        failed = store.set_run_status("r1", RunStatus.FAILED, error={"message": "x"})
+        failed = store.set_run_status("r1", RunStatus.FAILED, error=RunError("UserError", "x"))
         with pytest.raises(
             InvalidStatusTransition, match=r"'r1' is already Failed; it cannot move to Running"
         ):
@@ -199,14 +185,25 @@ class TestStatus:
 class TestRunFields:
     def test_update_run_merges(self, store):
         make_run(store, "r1", definition={"script": "a.py", "args": []})
-        store.update_run("r1", runtime={"pid": 1})
+        job = JobRef(backend="local", job_id="1")
+        store.update_run("r1", runtime=RunRuntime(job=job, agent_pid=7))
         run = store.update_run(
-            "r1", display_name="n", definition={"args": ["x"]}, runtime={"wd": "/w"}
+            "r1",
+            display_name="n",
+            definition={"args": ["x"]},
+            runtime=RunRuntime(workdir="/w", agent_pid=8),
         )
         assert run.display_name == "n" and run.description is None
         assert run.definition == {"script": "a.py", "args": ["x"]}
-        assert run.runtime == {"pid": 1, "wd": "/w"}
+        assert run.runtime == RunRuntime(job=job, agent_pid=8, workdir="/w")
         assert store.get_run("r1") == run
+
+    def test_agent_managed_flag_is_stored_and_filters(self, store):
+        make_run(store, "m1", agent_managed=True)
+        make_run(store, "i1")
+        assert store.get_run("m1").agent_managed and not store.get_run("i1").agent_managed
+        assert [r.run_id for r in store.list_runs(agent_managed=True)] == ["m1"]
+        assert [r.run_id for r in store.list_runs(agent_managed=False)] == ["i1"]
 
     def test_tags_set_and_remove(self, store):
         make_run(store, "r1", tags={"a": "1"})
@@ -408,19 +405,19 @@ class TestModels:
 
 
 class TestConcurrency:
-    def test_eight_processes_create_runs_without_gaps(self, store, store_uri):
+    def test_eight_processes_create_runs_without_gaps(self, store, store_uri, run_workers):
         jobs = [["create_run", "exp", f"run_{i}"] for i in range(8)]
         assert sorted(run_workers(jobs, store_uri)) == list(range(1, 9))
         runs = store.list_runs(experiment_name="exp")
         assert sorted(r.number for r in runs) == list(range(1, 9))
         assert len(store.list_experiments()) == 1
 
-    def test_eight_processes_register_one_name(self, store, store_uri):
+    def test_eight_processes_register_one_name(self, store, store_uri, run_workers):
         versions = run_workers([["register", "shared"] for _ in range(8)], store_uri)
         assert sorted(versions) == list(range(1, 9))
         assert sorted(m.version for m in store.list_models(name="shared")) == list(range(1, 9))
 
-    def test_eight_processes_log_to_eight_runs(self, store, store_uri):
+    def test_eight_processes_log_to_eight_runs(self, store, store_uri, run_workers):
         for i in range(8):
             make_run(store, f"run_{i}", status=RunStatus.RUNNING)
         run_workers([["log", f"run_{i}", "200"] for i in range(8)], store_uri)
@@ -428,19 +425,19 @@ class TestConcurrency:
             assert store.get_metrics(f"run_{i}")["loss"].values == [float(j) for j in range(200)]
             assert store.get_spool_offset(f"run_{i}") == 200
 
-    def test_eight_processes_register_one_dataset_name(self, store, store_uri):
+    def test_eight_processes_register_one_dataset_name(self, store, store_uri, run_workers):
         versions = run_workers([["register_dataset", "digits"] for _ in range(8)], store_uri)
         assert sorted(versions) == list(range(1, 9))
         assert store.get_dataset("digits").version == 8
         ids = {store.get_dataset("digits", v).id for v in range(1, 9)}
         assert len(ids) == 8
 
-    def test_eight_processes_save_the_same_environment_once(self, store, store_uri):
+    def test_eight_processes_save_the_same_environment_once(self, store, store_uri, run_workers):
         versions = run_workers([["save_environment", "env", "same"] for _ in range(8)], store_uri)
         assert versions == ["1"] * 8
         assert [(e.name, e.version) for e in store.list_environments()] == [("env", "1")]
 
-    def test_eight_processes_save_different_environments(self, store, store_uri):
+    def test_eight_processes_save_different_environments(self, store, store_uri, run_workers):
         jobs = [["save_environment", "env", f"content{i}"] for i in range(8)]
         versions = run_workers(jobs, store_uri)
         assert sorted(int(v) for v in versions) == list(range(1, 9))

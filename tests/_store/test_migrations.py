@@ -16,8 +16,6 @@ from runyard._store.migrations import HEAD_REVISION, KNOWN_REVISIONS
 from runyard._store.schema import Base
 from runyard.exceptions import StoreSchemaUnknown
 
-from .test_contract import run_workers
-
 MIGRATIONS = Path(__file__).resolve().parents[2] / "runyard" / "_store" / "migrations"
 
 
@@ -91,7 +89,7 @@ def test_job_side_import_stays_light():
     assert result.returncode == 0, result.stderr
 
 
-def test_eight_processes_open_a_fresh_database_at_once(store_uri):
+def test_eight_processes_open_a_fresh_database_at_once(store_uri, run_workers):
     assert run_workers([["open"] for _ in range(8)], store_uri) == [[]] * 8
     assert _versions(store_uri) == [HEAD_REVISION]
 
@@ -139,6 +137,48 @@ def test_a_0001_database_is_upgraded_keeping_its_data(store_uri):
         assert [e.name for e in upgraded.list_experiments()] == ["old"]
         assert upgraded.save_environment("env", "{}", "h") == "1"
         assert upgraded.list_datasets() == []
+    finally:
+        upgraded.close()
+    assert _versions(store_uri) == [HEAD_REVISION]
+
+
+def test_a_0003_database_gets_the_agent_managed_flag_from_its_runs_definitions(store_uri):
+    from alembic import command
+
+    if store_uri.startswith("sqlite:///"):
+        Path(store_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = _engine(store_uri)
+    row = (
+        "INSERT INTO runs (run_id, experiment_id, experiment_name, number, status, run_type, "
+        "target, created_time, tags, properties, definition, runtime, spool_offset) VALUES "
+        "(:id, 'e1', 'old', :n, 'Completed', 'azureml.scriptrun', 'local', "
+        "'2025-01-01 00:00:00', '{}', '{}', :definition, '{\"pid\": 42}', 0)"
+    )
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.set_main_option("path_separator", "os")
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0003")
+            connection.execute(
+                text(
+                    "INSERT INTO experiments (id, name, created_time, tags, last_run_number) "
+                    "VALUES ('e1', 'old', '2025-01-01 00:00:00', '{}', 2)"
+                )
+            )
+            submitted = '{"script": "train.py", "snapshot_id": "abc"}'
+            connection.execute(text(row), {"id": "sub", "n": 1, "definition": submitted})
+            connection.execute(text(row), {"id": "inter", "n": 2, "definition": "{}"})
+    finally:
+        engine.dispose()
+    upgraded = open_store(store_uri)
+    try:
+        assert upgraded.get_run("sub").agent_managed
+        assert not upgraded.get_run("inter").agent_managed
+        # A runtime written before jobs had a backend: its pid is a local job.
+        job = upgraded.get_run("sub").runtime.job
+        assert job is not None and (job.backend, job.job_id) == ("local", "42")
     finally:
         upgraded.close()
     assert _versions(store_uri) == [HEAD_REVISION]
