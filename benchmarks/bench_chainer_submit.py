@@ -29,7 +29,7 @@ SCRIPT = STAMP + "import chainer\n"
 
 def main() -> dict:
     from runyard._services import close_all
-    from runyard._services.agent import stop_agent
+    from runyard._services.agent_client import stop_agent
     from runyard._services.follow import wait_for_run
     from runyard._services.job_setup import prepare_environment
     from runyard.core import Experiment, Workspace

@@ -20,7 +20,7 @@ from report import print_figures  # noqa: E402
 from runyard._config import Settings, WorkspaceLayout  # noqa: E402
 from runyard._entities import RunStatus  # noqa: E402
 from runyard._services import close_all, open_services  # noqa: E402
-from runyard._services.agent import agent_pid, stop_agent  # noqa: E402
+from runyard._services.agent_client import agent_pid, stop_agent  # noqa: E402
 from runyard._services.follow import wait_for_run  # noqa: E402
 from runyard._services.jobs import submit_script_run  # noqa: E402
 
