@@ -1,7 +1,7 @@
 """Compute targets as the SDK sees them: create, read, change and delete them, their status
 and nodes, and the vm-size table's facts (``runyard.core.compute`` calls these).
 
-The agent's side, which places runs on nodes, is ``cluster_scheduler.py``.
+The agent's side, which places runs on nodes, is ``scheduler.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from runyard._compute import BACKENDS
 from runyard._compute.base import ComputeBackend
 from runyard._compute.vm_sizes import DEFAULT_VM_SIZE, VM_SIZES, gpu_notice, vm_size
 from runyard._entities import ComputeTargetInfo
-from runyard._services import Services
+from runyard._envs import gpu
+from runyard._services import Services, agent_client
 from runyard.exceptions import ComputeTargetException
 
 log = logging.getLogger(__name__)
@@ -66,9 +67,7 @@ def supported_vm_sizes() -> list[dict[str, object]]:
 
 @functools.lru_cache(maxsize=1)
 def host_has_gpu() -> bool:
-    from runyard._envs.gpu import gpu_present
-
-    return gpu_present()
+    return gpu.gpu_present()
 
 
 def gpu_warning(info: ComputeTargetInfo) -> str | None:
@@ -87,8 +86,6 @@ def create_compute_target(
     Raises:
         ComputeTargetException: a bad name; ComputeTargetExists for a taken one.
     """
-    from runyard._services.agent_client import ensure_agent
-
     check_cluster_name(name)
     if compute_type not in BACKENDS:
         raise ComputeTargetException(
@@ -100,7 +97,7 @@ def create_compute_target(
     warning = gpu_warning(info)
     if warning:
         log.warning("%s", warning)
-    ensure_agent(services.layout, services.settings)
+    agent_client.ensure_agent(services.layout, services.settings)
     return info
 
 
@@ -112,12 +109,10 @@ def get_compute_target(services: Services, name: str) -> ComputeTargetInfo:
 def refresh(services: Services, name: str) -> ComputeTargetInfo:
     """The target as stored; starts the agent if the target waits for it (provisioning,
     or nodes to start) and none is running."""
-    from runyard._services.agent_client import agent_pid, ensure_agent
-
     info = services.store.get_compute_target(name)
     pending = info.provisioning_state == "Creating" or backend_of(info).needs_agent()
-    if pending and agent_pid(services.layout) is None:
-        ensure_agent(services.layout, services.settings)
+    if pending and agent_client.agent_pid(services.layout) is None:
+        agent_client.ensure_agent(services.layout, services.settings)
     return info
 
 
@@ -130,8 +125,6 @@ def update_compute_target(
 ) -> ComputeTargetInfo:
     """Merges ``changes`` (min_nodes, max_nodes, idle_seconds_before_scaledown) into the
     target's config after checking the result, and wakes the agent to apply it."""
-    from runyard._services.agent_client import ensure_agent
-
     info = services.store.get_compute_target(name)
     merged = {**info.config, **{k: v for k, v in changes.items() if v is not None}}
     if merged.get("max_nodes") is not None and merged.get("min_nodes", 0) > merged["max_nodes"]:
@@ -140,7 +133,7 @@ def update_compute_target(
             f"{name!r}; pass min_nodes <= max_nodes."
         )
     updated = services.store.update_compute_target(name, config=merged)
-    ensure_agent(services.layout, services.settings)
+    agent_client.ensure_agent(services.layout, services.settings)
     return updated
 
 

@@ -60,6 +60,7 @@ def _entry_url(entry: Mapping[str, Any], services: Services | None) -> str:
 
 def _expand(url: str) -> tuple[AbstractFileSystem, str, list[str]]:
     """(filesystem, base folder, matching files) of one URL, folder, file or glob."""
+    # late: light path; fsspec is not in a job's environment (jobs import this module)
     from fsspec.core import url_to_fs
 
     fs, path = url_to_fs(url)

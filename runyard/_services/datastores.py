@@ -70,6 +70,7 @@ def set_default_datastore(services: Services, name: str) -> DatastoreInfo:
 
 def filesystem(info: DatastoreInfo) -> tuple[AbstractFileSystem, str]:
     """The datastore's fsspec filesystem and its root path on it."""
+    # late: light path; fsspec is not in a job's environment (jobs import this module)
     from fsspec.core import url_to_fs
 
     fs, root = url_to_fs(info.config["url"])
@@ -97,6 +98,7 @@ def _progress(show: bool, description: str, total: int) -> Iterator[Any]:
     if not show:
         yield None
         return
+    # late: light path; rich is not in a job's environment (jobs import this module)
     from rich.progress import Progress
 
     with Progress() as progress:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from runyard._services import environments
 from runyard._services.environments import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE
+from runyard.core._environment_sections import DockerSection, PythonBuildSettings, PythonSection
+from runyard.core._pip_requirements import read_requirements
 from runyard.core.conda_dependencies import (
     CONDA_FILE_NAME,
     PYTHON_DEFAULT_VERSION,
@@ -89,104 +91,6 @@ class DockerConfiguration:
         return f"DockerConfiguration({self._to_dict()!r})"
 
 
-class PythonBuildSettings:
-    """Runyard's pip build settings (no v1 equivalent; set by curated environments).
-
-    ``constraints`` pin versions without requiring the package (pip ``-c``): a user's
-    unpinned ``numpy`` keeps a curated ``numpy<1.24``. ``pre_install_packages`` are
-    installed first, and ``no_build_isolation_packages`` build their sdists against them.
-    """
-
-    def __init__(
-        self,
-        constraints: Iterable[str] = (),
-        pre_install_packages: Iterable[str] = (),
-        no_build_isolation_packages: Iterable[str] = (),
-    ) -> None:
-        self.constraints = list(constraints)
-        self.pre_install_packages = list(pre_install_packages)
-        self.no_build_isolation_packages = list(no_build_isolation_packages)
-
-    def _to_dict(self) -> dict[str, list[str]]:
-        return {
-            "constraints": list(self.constraints),
-            "preInstallPackages": list(self.pre_install_packages),
-            "noBuildIsolationPackages": list(self.no_build_isolation_packages),
-        }
-
-
-class PythonSection:
-    """``env.python``: the interpreter and its packages."""
-
-    def __init__(self) -> None:
-        self.interpreter_path = "python"
-        self.user_managed_dependencies = False
-        self.conda_dependencies: CondaDependencies | None = CondaDependencies()
-        self.base_conda_environment: str | None = None
-        self.build_settings = PythonBuildSettings()
-
-
-class DockerSection:
-    """``env.docker``. ``base_image``, ``base_dockerfile`` and ``build_context`` are
-    mutually exclusive: setting one clears the others, as in v1."""
-
-    def __init__(self) -> None:
-        self._base_image: str | None = DEFAULT_CPU_IMAGE
-        self._base_dockerfile: str | None = None
-        self._build_context: str | None = None
-        self._enabled = False
-        self.shm_size: str | None = "2g"
-        self.shared_volumes = True
-        self.arguments: list[str] = []
-        self.base_image_registry: dict[str, Any] = {}
-
-    @property
-    def base_image(self) -> str | None:
-        return self._base_image
-
-    @base_image.setter
-    def base_image(self, value: str | None) -> None:
-        if value is not None:
-            self._base_dockerfile = self._build_context = None
-        self._base_image = value
-
-    @property
-    def base_dockerfile(self) -> str | None:
-        return self._base_dockerfile
-
-    @base_dockerfile.setter
-    def base_dockerfile(self, value: str | None) -> None:
-        if value is not None:
-            path = Path(value)
-            # v1 accepts a Dockerfile's contents or a path to one.
-            if "\n" not in value and path.is_file():
-                value = path.read_text(encoding="utf-8")
-            self._base_image = self._build_context = None
-        self._base_dockerfile = value
-
-    @property
-    def build_context(self) -> str | None:
-        return self._build_context
-
-    @build_context.setter
-    def build_context(self, value: str | None) -> None:
-        if value is not None:
-            self._base_image = self._base_dockerfile = None
-        self._build_context = value
-
-    @property
-    def enabled(self) -> bool:
-        return self._enabled
-
-    @enabled.setter
-    def enabled(self, value: bool) -> None:
-        logger.warning(
-            "'enabled' is deprecated. Please use the azureml.core.runconfig."
-            "DockerConfiguration object with the 'use_docker' param instead."
-        )
-        self._enabled = bool(value)
-
-
 class Environment:
     """A reproducible Python environment for runs.
 
@@ -226,7 +130,7 @@ class Environment:
         Raises:
             InvalidEnvironmentDefinition: The file does not exist.
         """
-        lines = _read_requirements(Path(file_path))
+        lines = read_requirements(Path(file_path))
         env = Environment(name)
         cd = CondaDependencies()
         cd.set_pip_requirements(lines)
@@ -478,48 +382,3 @@ def _check_name(name: object) -> None:
             f"Environment name {name!r} is not valid: use 1-255 letters, digits, '.', '_' "
             "or '-', starting with a letter or digit."
         )
-
-
-def _read_requirements(path: Path, seen: frozenset[Path] = frozenset()) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidEnvironmentDefinition(
-            f"Requirements file {str(path)!r} does not exist; check the path (relative paths "
-            f"are resolved from {os.getcwd()!r})."
-        ) from None
-    lines: list[str] = []
-    for raw in text.splitlines():
-        line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith("#"):
-            continue
-        include = re.match(r"^(-r|--requirement)\s*=?\s*(\S+)$", line)
-        if include:
-            nested = (path.parent / include.group(2)).resolve()
-            if nested not in seen:
-                lines.extend(_read_requirements(nested, seen | {path.resolve()}))
-            continue
-        lines.append(_absolute_local_path(line, path.parent))
-    return lines
-
-
-_LOCAL_LINE = re.compile(r"^(?P<flag>(?:-e|--editable|-c|--constraint)(?:\s+|=))?(?P<target>\S+)$")
-_ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2")
-
-
-def _absolute_local_path(line: str, base: Path) -> str:
-    """A local path in a requirements file (``./pkg``, ``-e ../lib``, ``dist/x.whl``,
-    ``-c constraints.txt``) made absolute from the file's folder, as pip reads it: the
-    environment is built elsewhere (its cache folder), where a relative path means nothing."""
-    match = _LOCAL_LINE.match(line)
-    if match is None:
-        return line
-    flag, target = match.group("flag") or "", match.group("target")
-    if "://" in target or target.startswith(("git+", "-")):
-        return line
-    is_path = target.startswith(("./", "../", "~/")) or (
-        "/" in target or target.endswith(_ARCHIVE_SUFFIXES) or flag.startswith(("-c", "--c"))
-    )
-    if not is_path or Path(target).is_absolute():
-        return line
-    return f"{flag}{(base / target).expanduser().resolve()}"

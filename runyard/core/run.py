@@ -6,23 +6,14 @@ imports are pure Python (no SQLAlchemy; the store opens on first use).
 
 from __future__ import annotations
 
-import io
 import sys
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from runyard._entities import MetricKind, MetricPoint, RunError, RunInfo, RunStatus
-from runyard._metric_values import check_metric_name
-from runyard._services import metrics, run_details, run_tags, runs
-from runyard.core._metric_points import (
-    image_artifact,
-    list_points,
-    row_point,
-    scalar_point,
-    table_points,
-)
+from runyard._entities import RunError, RunInfo, RunStatus
+from runyard._services import run_details, run_tags, runs
 from runyard.core._run_files import _RunFiles, _tracked_folders
+from runyard.core._run_metrics import _RunMetrics
 from runyard.exceptions import (
     ActivityFailedException,
     InvalidStatusTransition,
@@ -41,7 +32,7 @@ _IGNORED_KWARGS = frozenset(
 )  # fmt: skip
 
 
-class Run(_RunFiles):
+class Run(_RunFiles, _RunMetrics):
     """A run of an experiment.
 
     ``Run(experiment, run_id)`` reads the run lazily, on the first property that needs it.
@@ -309,61 +300,6 @@ class Run(_RunFiles):
 
     def get_properties(self) -> dict[str, str]:
         return dict(self._refresh().properties)
-
-    # ---- metrics -------------------------------------------------------------------------
-    def _log_points(self, points: Sequence[MetricPoint]) -> None:
-        """Where checked points go; the job-side run overrides it to write the spool."""
-        metrics.log_metrics(self._services, self._run_id, points)
-
-    def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
-        """Logs one value; repeated calls append.
-
-        Raises:
-            UserErrorException: The value is not a number, str or bool (nothing stored).
-        """
-        self._log_points([scalar_point(name, value, description, step)])
-
-    def log_list(self, name: str, value: Any, description: str = "") -> None:
-        """Logs a list of values under one name."""
-        self._log_points(list_points(name, value, description))
-
-    def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
-        """Logs one table row; the keyword arguments are its columns."""
-        self._log_points([row_point(name, kwargs, description or "", "log_row")])
-
-    def log_table(self, name: str, value: Mapping[str, Any], description: str = "") -> None:
-        """Logs a table given as {column: [values]}."""
-        self._log_points(table_points(name, value, description))
-
-    def log_image(
-        self, name: str, path: Any = None, plot: Any = None, description: str = ""
-    ) -> None:
-        """Logs an image: a png file (``path``) or a matplotlib figure (``plot``)."""
-        check_metric_name(name)
-        artifact, data = image_artifact(name, path, plot)
-        self.upload_file(artifact, io.BytesIO(data))
-        self._log_points(
-            [MetricPoint(name, MetricKind.IMAGE, artifact, time.time(), None, description)]
-        )
-
-    def get_metrics(
-        self,
-        name: str | None = None,
-        recursive: bool = False,
-        run_type: str | None = None,
-        populate: bool = False,
-    ) -> dict[str, Any]:
-        """Metrics in v1's shapes: a scalar when logged once, a list when logged many times,
-        {col: [..]} for tables ({col: value} for one row), images as aml:// locations.
-        ``recursive`` gives {run_id: {...}} for this run and its descendants."""
-        return metrics.get_metrics(
-            self._services,
-            self._run_id,
-            name=name,
-            recursive=recursive,
-            run_type=run_type,
-            populate=populate,
-        )
 
     # ---- children ------------------------------------------------------------------------
     def child_run(

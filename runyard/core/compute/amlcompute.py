@@ -37,6 +37,20 @@ class AmlComputeProvisioningConfiguration:
 
     _compute_type = "AmlCompute"
 
+    # provisioning_configuration's arguments as given; validate_configuration checks them
+    vm_size: Any
+    vm_priority: Any
+    min_nodes: Any
+    max_nodes: Any
+    idle_seconds_before_scaledown: Any
+    admin_username: Any
+    admin_user_password: Any
+    admin_user_ssh_key: Any
+    vnet_resourcegroup_name: Any
+    vnet_name: Any
+    subnet_name: Any
+    remote_login_port_public_access: Any
+
     def __init__(self, **settings: Any) -> None:
         self.__dict__.update(settings)
 
