@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from runyard._entities import RunError, RunInfo, RunStatus
-from runyard._services import run_details, run_tags, runs
+from runyard._services import follow, run_details, run_tags, runs
 from runyard.core._run_files import _RunFiles, _tracked_folders
 from runyard.core._run_metrics import _RunMetrics
 from runyard.exceptions import (
@@ -258,9 +258,6 @@ class Run(_RunFiles, _RunMetrics):
             ActivityFailedException: The run Failed and raise_on_error is set; the message
                 holds the error (with the script's last error lines).
         """
-        # late: light path; follow imports the supervisor, hence snapshots and pathspec
-        from runyard._services import follow
-
         info = follow.wait_for_run(
             self._services, self._run_id, show_output=show_output, out=sys.stdout
         )

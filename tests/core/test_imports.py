@@ -115,3 +115,37 @@ def test_the_sdk_module_level_import_graph_has_no_cycle():
         list(graphlib.TopologicalSorter(graph).static_order())
     except graphlib.CycleError as exc:
         raise AssertionError(f"module-level import cycle: {' -> '.join(exc.args[1])}") from None
+
+
+_HEAVY = {"chainer", "cupy", "ray", "optuna", "torch", "matplotlib", "numpy", "pandas", "PIL"}
+_HEAVY |= {"IPython", "ipywidgets"}
+
+
+def _late_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Imports below module level, those under ``if TYPE_CHECKING:`` left out."""
+    skip = {id(node) for node in tree.body}
+    for block in ast.walk(tree):
+        if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING":
+            skip.update(id(node) for node in ast.walk(block))
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in skip
+    ]
+
+
+def test_sdk_late_imports_are_heavy_packages_or_say_why_they_are_late():
+    unexplained = []
+    for name, path in _runyard_modules().items():
+        if not name.startswith(
+            ("runyard.core", "runyard.train", "runyard.data", "runyard.opendatasets")
+        ):
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for node in _late_imports(ast.parse("\n".join(lines))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+            if all((n or "").split(".")[0] in _HEAVY for n in names):
+                continue
+            if not lines[node.lineno - 2].strip().startswith("# late:"):
+                unexplained.append(f"{name}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    assert unexplained == []
