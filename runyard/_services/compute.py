@@ -12,8 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from runyard._compute import BACKENDS
-from runyard._compute.base import ComputeBackend
+from runyard._compute import backend_for, cluster_types
 from runyard._compute.vm_sizes import DEFAULT_VM_SIZE, VM_SIZES, gpu_notice, vm_size
 from runyard._entities import ComputeTargetInfo
 from runyard._envs import gpu
@@ -33,20 +32,6 @@ def check_cluster_name(name: object) -> str:
             "digits and '-', starting with a letter (e.g. 'cpu-cluster')."
         )
     return name
-
-
-def _backend_class(info: ComputeTargetInfo) -> type[ComputeBackend]:
-    cls = BACKENDS.get(info.compute_type)
-    if cls is None:
-        raise ComputeTargetException(
-            f"Compute target {info.name!r} is of type {info.compute_type!r}, which cannot run "
-            f"jobs here; runnable types: {sorted(BACKENDS)}."
-        )
-    return cls
-
-
-def backend_of(info: ComputeTargetInfo) -> ComputeBackend:
-    return _backend_class(info)(info.name, info.config, info.state)
 
 
 def default_vm_size() -> str:
@@ -87,9 +72,9 @@ def create_compute_target(
         ComputeTargetException: a bad name; ComputeTargetExists for a taken one.
     """
     check_cluster_name(name)
-    if compute_type not in BACKENDS:
+    if compute_type not in cluster_types():
         raise ComputeTargetException(
-            f"Compute type {compute_type!r} cannot be created here; supported: {sorted(BACKENDS)}."
+            f"Compute type {compute_type!r} cannot be created here; supported: {cluster_types()}."
         )
     info = services.store.create_compute_target(
         name=name, compute_type=compute_type, config=dict(config)
@@ -110,7 +95,7 @@ def refresh(services: Services, name: str) -> ComputeTargetInfo:
     """The target as stored; starts the agent if the target waits for it (provisioning,
     or nodes to start) and none is running."""
     info = services.store.get_compute_target(name)
-    pending = info.provisioning_state == "Creating" or backend_of(info).needs_agent()
+    pending = info.provisioning_state == "Creating" or backend_for(info).needs_agent()
     if pending and agent_client.agent_pid(services.layout) is None:
         agent_client.ensure_agent(services.layout, services.settings)
     return info
@@ -146,7 +131,7 @@ def target_status(info: ComputeTargetInfo) -> dict[str, Any]:
     """v1's AmlComputeStatus.serialize() dict."""
     config = info.config
     idle = int(config.get("idle_seconds_before_scaledown", 1800))
-    live = backend_of(info).status()
+    live = backend_for(info).status()
     return {
         **live,
         "creationTime": info.created_time.isoformat(),
@@ -164,4 +149,4 @@ def target_status(info: ComputeTargetInfo) -> dict[str, Any]:
 
 
 def list_nodes(info: ComputeTargetInfo) -> list[dict[str, Any]]:
-    return backend_of(info).nodes()
+    return backend_for(info).nodes()

@@ -110,7 +110,14 @@ def test_store_from_a_newer_runyard_is_refused(store, store_uri):
     assert [e.name for e in store.list_experiments()] == ["kept"]
 
 
-def test_a_0001_database_is_upgraded_keeping_its_data(store_uri):
+OLD_EXPERIMENT = (
+    "INSERT INTO experiments (id, name, created_time, tags, last_run_number) "
+    "VALUES ('e1', 'old', '2025-01-01 00:00:00', '{}', 2)"
+)
+
+
+def _database_at(store_uri: str, revision: str, *rows: tuple[str, dict]) -> None:
+    """A database migrated to ``revision`` only, holding ``rows`` (statement, parameters)."""
     from alembic import command
 
     if store_uri.startswith("sqlite:///"):
@@ -122,16 +129,16 @@ def test_a_0001_database_is_upgraded_keeping_its_data(store_uri):
         config.set_main_option("path_separator", "os")
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "0001")
-            connection.execute(
-                text(
-                    "INSERT INTO experiments (id, name, created_time, tags, last_run_number) "
-                    "VALUES ('e1', 'old', '2025-01-01 00:00:00', '{}', 0)"
-                )
-            )
+            command.upgrade(config, revision)
+            for statement, parameters in rows:
+                connection.execute(text(statement), parameters)
     finally:
         engine.dispose()
-    assert _versions(store_uri) == ["0001"]
+    assert _versions(store_uri) == [revision]
+
+
+def test_a_0001_database_is_upgraded_keeping_its_data(store_uri):
+    _database_at(store_uri, "0001", (OLD_EXPERIMENT, {}))
     upgraded = open_store(store_uri)
     try:
         assert [e.name for e in upgraded.list_experiments()] == ["old"]
@@ -143,35 +150,20 @@ def test_a_0001_database_is_upgraded_keeping_its_data(store_uri):
 
 
 def test_a_0003_database_gets_the_agent_managed_flag_from_its_runs_definitions(store_uri):
-    from alembic import command
-
-    if store_uri.startswith("sqlite:///"):
-        Path(store_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = _engine(store_uri)
     row = (
         "INSERT INTO runs (run_id, experiment_id, experiment_name, number, status, run_type, "
         "target, created_time, tags, properties, definition, runtime, spool_offset) VALUES "
         "(:id, 'e1', 'old', :n, 'Completed', 'azureml.scriptrun', 'local', "
         "'2025-01-01 00:00:00', '{}', '{}', :definition, '{\"pid\": 42}', 0)"
     )
-    try:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.set_main_option("path_separator", "os")
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0003")
-            connection.execute(
-                text(
-                    "INSERT INTO experiments (id, name, created_time, tags, last_run_number) "
-                    "VALUES ('e1', 'old', '2025-01-01 00:00:00', '{}', 2)"
-                )
-            )
-            submitted = '{"script": "train.py", "snapshot_id": "abc"}'
-            connection.execute(text(row), {"id": "sub", "n": 1, "definition": submitted})
-            connection.execute(text(row), {"id": "inter", "n": 2, "definition": "{}"})
-    finally:
-        engine.dispose()
+    submitted = '{"script": "train.py", "snapshot_id": "abc"}'
+    _database_at(
+        store_uri,
+        "0003",
+        (OLD_EXPERIMENT, {}),
+        (row, {"id": "sub", "n": 1, "definition": submitted}),
+        (row, {"id": "inter", "n": 2, "definition": "{}"}),
+    )
     upgraded = open_store(store_uri)
     try:
         assert upgraded.get_run("sub").agent_managed
