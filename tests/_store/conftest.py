@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -12,6 +16,7 @@ from runyard._store import open_store
 from runyard._store.base import Store
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
+WORKERS = Path(__file__).with_name("workers.py")
 
 
 def _pg_unreachable_reason() -> str | None:
@@ -50,6 +55,14 @@ def store_uri(request: pytest.FixtureRequest, tmp_path, pg_reason) -> Iterator[s
         yield f"sqlite:///{tmp_path / 'ws' / 'runyard.db'}"
         return
     if pg_reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                f"{pg_reason}. CI=true, so the PostgreSQL contract tests must run, not skip: "
+                "start PostgreSQL on 127.0.0.1:5432 with a database 'test' that the user "
+                "'postgres' reaches without a password (e.g. a postgres service container with "
+                "POSTGRES_DB=test and POSTGRES_HOST_AUTH_METHOD=trust).",
+                pytrace=False,
+            )
         pytest.skip(pg_reason)
     schema = f"runyard_test_{uuid.uuid4().hex[:12]}"
     _pg_admin(f'CREATE SCHEMA "{schema}"')
@@ -66,3 +79,26 @@ def store(store_uri: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def run_workers(start_together, repo_root: Path) -> Callable[[list[list[str]], str], list[object]]:
+    """run_workers(jobs, uri): one process per job (tests/_store/workers.py), all released at
+    the same instant once every one is ready; returns each one's JSON result, in job order."""
+
+    def run(jobs: list[list[str]], uri: str) -> list[object]:
+        procs = start_together(
+            [[str(WORKERS), job[0], uri, *job[1:]] for job in jobs],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=repo_root,
+        )
+        results = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        return results
+
+    return run

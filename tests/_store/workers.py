@@ -1,7 +1,8 @@
-"""Worker processes for the concurrency tests: python workers.py <job> <uri> <start> ...
+"""Worker processes for the concurrency tests: python workers.py <job> <uri> ...
 
-Each worker imports, then sleeps until the shared ``start`` epoch time so that all of
-them hit the store at the same moment. Prints one JSON result line.
+Started by the run_workers fixture through tests/barrier.py: every worker has done its
+imports before any calls main(), so that all of them hit the store at the same moment.
+Prints one JSON result line.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from runyard._entities import MetricKind, MetricPoint, RunStatus
 from runyard._store import open_store
 
 
-def main(job: str, uri: str, start: str, *args: str) -> None:
+def main() -> None:
+    job, uri, *args = sys.argv[1:]
     # Opening is part of the race: a fresh database gets migrated by exactly one of us.
-    time.sleep(max(0.0, float(start) - time.time()))
     store = open_store(uri)
     if job == "create_run":
         experiment, run_id = args
@@ -59,4 +60,4 @@ def main(job: str, uri: str, start: str, *args: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main()

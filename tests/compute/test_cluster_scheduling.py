@@ -5,13 +5,9 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
-
 from runyard._entities import RunStatus
 from runyard.core import Experiment, ScriptRunConfig
 from runyard.core.compute import AmlCompute, ComputeTarget
-from tests.runtime.conftest import driver_log, wait_until
-from tests.runtime.test_environments import UV_CACHE, build_log, six_env
 
 SCRIPT = """
 import sys, time
@@ -36,7 +32,7 @@ def _max_overlap(lines: list[str]) -> int:
 
 
 def test_four_runs_on_two_nodes_queue_scale_up_and_down(
-    ws, services, source, tmp_path, capsys
+    ws, services, source, tmp_path, capsys, driver_log, wait_until
 ) -> None:
     config = AmlCompute.provisioning_configuration(
         vm_size="STANDARD_NC6", max_nodes=2, idle_seconds_before_scaledown=2
@@ -56,7 +52,7 @@ def test_four_runs_on_two_nodes_queue_scale_up_and_down(
 
     def two_busy_two_prepared_and_queued() -> bool:
         now = [services.store.get_run(r.id) for r in runs]
-        prepared = [i for i in now if i.status is RunStatus.QUEUED and i.runtime.get("prepared")]
+        prepared = [i for i in now if i.status is RunStatus.QUEUED and i.runtime.prepared_python]
         return [i.status for i in now].count(RunStatus.RUNNING) == 2 and len(prepared) == 2
 
     wait_until(two_busy_two_prepared_and_queued, 30, "two runs running, two prepared and queued")
@@ -113,13 +109,6 @@ def test_four_runs_on_two_nodes_queue_scale_up_and_down(
     assert cluster.get_status().allocation_state == "Steady"
 
 
-@pytest.fixture
-def uv_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Set before the cluster is created: that starts the agent, which uv inherits it from.
-    UV_CACHE.mkdir(parents=True, exist_ok=True)
-    monkeypatch.setenv("UV_CACHE_DIR", str(UV_CACHE))
-
-
 def _one_node_cluster(ws, name: str = "one-node") -> ComputeTarget:
     config = AmlCompute.provisioning_configuration(vm_size="STANDARD_D2_V2", max_nodes=1)
     cluster = ComputeTarget.create(ws, name, config)
@@ -128,7 +117,7 @@ def _one_node_cluster(ws, name: str = "one-node") -> ComputeTarget:
 
 
 def test_cluster_run_is_prepared_before_its_cluster_scales(
-    uv_cache, ws, services, source, capsys
+    job_uv_cache, ws, services, source, capsys, six_env
 ) -> None:
     cluster = _one_node_cluster(ws)
     src = source(**{"train.py": "print('script ran', flush=True)\n"})
@@ -146,7 +135,7 @@ def test_cluster_run_is_prepared_before_its_cluster_scales(
 
 
 def test_two_runs_on_one_node_build_once_and_the_second_waits_prepared(
-    uv_cache, ws, services, source
+    job_uv_cache, ws, services, source, build_log, six_env, wait_until
 ) -> None:
     cluster = _one_node_cluster(ws)
     src = source(**{"train.py": "import time\nprint('busy', flush=True)\ntime.sleep(3)\n"})
@@ -156,7 +145,7 @@ def test_two_runs_on_one_node_build_once_and_the_second_waits_prepared(
 
     def second_prepared_while_first_runs() -> bool:
         info = services.store.get_run(second.id)
-        waits = info.status is RunStatus.QUEUED and bool(info.runtime.get("prepared"))
+        waits = info.status is RunStatus.QUEUED and bool(info.runtime.prepared_python)
         return waits and services.store.get_run(first.id).status is RunStatus.RUNNING
 
     wait_until(second_prepared_while_first_runs, 120, "the second run prepared and queued")
@@ -169,7 +158,9 @@ def test_two_runs_on_one_node_build_once_and_the_second_waits_prepared(
     assert services.store.get_run(second.id).start_time > services.store.get_run(first.id).end_time
 
 
-def test_cancel_while_waiting_for_a_node_leaves_no_node_busy(ws, services, source) -> None:
+def test_cancel_while_waiting_for_a_node_leaves_no_node_busy(
+    ws, services, source, wait_until
+) -> None:
     cluster = _one_node_cluster(ws, "cancel-node")
     src = source(**{"train.py": "import time\nprint('busy', flush=True)\ntime.sleep(60)\n"})
     exp = Experiment(ws, "cancel")
@@ -178,7 +169,7 @@ def test_cancel_while_waiting_for_a_node_leaves_no_node_busy(ws, services, sourc
 
     def second_waits_for_the_node() -> bool:
         info = services.store.get_run(second.id)
-        return info.status is RunStatus.QUEUED and bool(info.runtime.get("prepared"))
+        return info.status is RunStatus.QUEUED and bool(info.runtime.prepared_python)
 
     wait_until(lambda: services.store.get_run(first.id).status is RunStatus.RUNNING, 30)
     wait_until(second_waits_for_the_node, 30, "the second run waiting Queued after Preparing")

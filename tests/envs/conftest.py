@@ -10,17 +10,6 @@ import pytest
 
 from runyard._envs import BuildSettings, default_build_settings
 
-REPO = Path(__file__).resolve().parents[2]
-# Kept between test runs (gitignored) so builds after the first hit uv's cache.
-PERSISTENT = REPO / ".pytest_cache" / "runyard-envs"
-
-
-@pytest.fixture(scope="session")
-def uv_cache_dir() -> Path:
-    path = PERSISTENT / "uv-cache"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
 
 @pytest.fixture
 def build_settings(tmp_path: Path, uv_cache_dir: Path) -> BuildSettings:
@@ -30,10 +19,10 @@ def build_settings(tmp_path: Path, uv_cache_dir: Path) -> BuildSettings:
 
 
 @pytest.fixture
-def persistent_build_settings(uv_cache_dir: Path) -> BuildSettings:
+def persistent_build_settings(persistent_envs_dir: Path, uv_cache_dir: Path) -> BuildSettings:
     """Envs kept between runs: the Chainer env is built once per machine."""
     return default_build_settings(
-        PERSISTENT / "home", host_python=sys.executable, uv_cache_dir=uv_cache_dir
+        persistent_envs_dir / "home", host_python=sys.executable, uv_cache_dir=uv_cache_dir
     )
 
 
@@ -46,5 +35,11 @@ class LogLines(list[str]):
 
 
 @pytest.fixture
-def log() -> Callable[[str], None]:
-    return LogLines()
+def new_log() -> Callable[[], LogLines]:
+    """new_log(): a fresh build log, a callable collecting lines (with .text())."""
+    return LogLines
+
+
+@pytest.fixture
+def log(new_log) -> LogLines:
+    return new_log()

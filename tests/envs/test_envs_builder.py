@@ -14,8 +14,6 @@ from runyard.exceptions import (
     InvalidEnvironmentDefinition,
 )
 
-from .conftest import REPO, LogLines
-
 SIX = EnvSpec(python_version=None, requirements=("six",))
 
 
@@ -23,7 +21,7 @@ def leftovers(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if not p.name.endswith(".lock"))
 
 
-def test_build_then_cache_hit(build_settings: BuildSettings, log: LogLines):
+def test_build_then_cache_hit(build_settings: BuildSettings, log, new_log):
     built = ensure_env(SIX, build_settings, log)
     assert not built.cached and built.path == build_settings.envs_root / SIX.hash
     assert "Installed 1 package" in log.text()
@@ -35,30 +33,23 @@ def test_build_then_cache_hit(build_settings: BuildSettings, log: LogLines):
     ).stdout
     assert out.split()[1] == str(built.path)
 
-    again = LogLines()
+    again = new_log()
     hit = ensure_env(SIX, build_settings, again)
     assert hit.cached and hit.python == built.python
     assert again == [f"Environment {SIX.hash[:12]} found in the cache at {built.path}; reusing it."]
     assert leftovers(build_settings.envs_root) == [SIX.hash]
 
 
-def test_two_processes_build_the_same_spec_once(tmp_path: Path, uv_cache_dir: Path):
+def test_two_processes_build_the_same_spec_once(
+    tmp_path: Path, uv_cache_dir: Path, repo_root: Path, start_together
+):
     home = tmp_path / "home"
-    start_at = time.time() + 1.5  # both past their imports before either starts
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).with_name("build_worker.py")),
-                str(home),
-                str(uv_cache_dir),
-                str(tmp_path / f"log{i}.txt"),
-                str(start_at),
-            ],
-            cwd=REPO,
-        )
-        for i in range(2)
-    ]
+    worker = str(Path(__file__).with_name("build_worker.py"))
+    # Both are past their imports, at the barrier, before either starts building.
+    procs = start_together(
+        [[worker, str(home), str(uv_cache_dir), str(tmp_path / f"log{i}.txt")] for i in range(2)],
+        cwd=repo_root,
+    )
     assert [p.wait(timeout=240) for p in procs] == [0, 0]
     logs = [(tmp_path / f"log{i}.txt").read_text() for i in range(2)]
     builders = [text for text in logs if "cached=False" in text]
@@ -71,9 +62,7 @@ def test_two_processes_build_the_same_spec_once(tmp_path: Path, uv_cache_dir: Pa
     assert leftovers(home / "envs") == [list_envs(home / "envs")[0].spec_hash]
 
 
-def test_failed_build_leaves_nothing_and_carries_uvs_message(
-    build_settings: BuildSettings, log: LogLines
-):
+def test_failed_build_leaves_nothing_and_carries_uvs_message(build_settings: BuildSettings, log):
     spec = EnvSpec(python_version=None, requirements=("runyard-no-such-package-xyz==1.0",))
     with pytest.raises(EnvironmentBuildFailed) as info:
         ensure_env(spec, build_settings, log)
@@ -85,9 +74,7 @@ def test_failed_build_leaves_nothing_and_carries_uvs_message(
     assert lookup(build_settings.envs_root, spec.hash) is None
 
 
-def test_should_stop_kills_uv_and_keeps_nothing(
-    build_settings: BuildSettings, log: LogLines, tmp_path: Path
-):
+def test_should_stop_kills_uv_and_keeps_nothing(build_settings: BuildSettings, log, tmp_path: Path):
     import dataclasses
 
     # A local package whose build takes a minute: uv is busy building it when we stop.
@@ -108,16 +95,14 @@ def test_should_stop_kills_uv_and_keeps_nothing(
     assert lookup(build_settings.envs_root, spec.hash) is None
 
 
-def test_missing_python_falls_back_to_host_with_a_warning(
-    build_settings: BuildSettings, log: LogLines
-):
+def test_missing_python_falls_back_to_host_with_a_warning(build_settings: BuildSettings, log):
     spec = EnvSpec(python_version="3.10.18", requirements=())
     built = ensure_env(spec, build_settings, log)
     assert "WARNING: Python 3.10.18 is not installed on this machine" in log.text()
     assert built.python_version.startswith(f"{sys.version_info.major}.{sys.version_info.minor}.")
 
 
-def test_user_managed_uses_the_given_interpreter(build_settings: BuildSettings, log: LogLines):
+def test_user_managed_uses_the_given_interpreter(build_settings: BuildSettings, log):
     spec = EnvSpec(python_version=None, user_managed=True, interpreter_path="/usr/bin/python3")
     built = ensure_env(spec, build_settings, log)
     assert (built.python, built.path) == ("/usr/bin/python3", None)
@@ -126,9 +111,7 @@ def test_user_managed_uses_the_given_interpreter(build_settings: BuildSettings, 
     assert ensure_env(default, build_settings, log).python == build_settings.host_python
 
 
-def test_user_managed_with_a_missing_interpreter_names_it(
-    build_settings: BuildSettings, log: LogLines
-):
+def test_user_managed_with_a_missing_interpreter_names_it(build_settings: BuildSettings, log):
     spec = EnvSpec(python_version=None, user_managed=True, interpreter_path="/no/such/python")
     with pytest.raises(InvalidEnvironmentDefinition) as info:
         ensure_env(spec, build_settings, log)
@@ -137,7 +120,7 @@ def test_user_managed_with_a_missing_interpreter_names_it(
     assert not build_settings.envs_root.exists()
 
 
-def test_list_and_prune(build_settings: BuildSettings, log: LogLines):
+def test_list_and_prune(build_settings: BuildSettings, log):
     root = build_settings.envs_root
     ensure_env(SIX, build_settings, log)
     (listed,) = list_envs(root)

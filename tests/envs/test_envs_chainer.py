@@ -11,8 +11,6 @@ import subprocess
 from runyard._envs import BuildSettings, ensure_env, resolve_spec
 from runyard.core.environment import curated_environment
 
-from .conftest import LogLines
-
 SCRIPT = """
 import chainer, numpy as np
 import chainer.functions as F
@@ -35,14 +33,14 @@ print(losses[0], losses[-1], np.int is int)
 
 
 def test_chainer_env_builds_and_trains_with_users_unpinned_numpy(
-    persistent_build_settings: BuildSettings,
+    persistent_build_settings: BuildSettings, new_log
 ):
     env, notice = curated_environment("Chainer", "7.8.1", use_gpu=True, gpu_present=False)
     assert notice is not None and "uses the CPU" in notice
     for package in ["azureml-defaults", "numpy", "pytest"]:  # the tutorial's pip_packages
         env.python.conda_dependencies.add_pip_package(package)
     resolved = resolve_spec(env._serialize_to_dict())
-    log = LogLines()
+    log = new_log()
     built = ensure_env(resolved.spec, persistent_build_settings, log)
     out = subprocess.run([built.python, "-c", SCRIPT], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

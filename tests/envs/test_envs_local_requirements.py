@@ -12,8 +12,6 @@ from pathlib import Path
 from runyard._envs import BuildSettings, ensure_env, resolve_spec
 from runyard.core.environment import Environment
 
-from .conftest import LogLines
-
 
 def _wheel(folder: Path, name: str = "localpkg", version: str = "1.0") -> Path:
     """A minimal, valid pure-Python wheel holding one module."""
@@ -38,7 +36,7 @@ def _wheel(folder: Path, name: str = "localpkg", version: str = "1.0") -> Path:
 
 
 def test_relative_wheel_and_constraints_resolve_from_the_requirements_folder(
-    tmp_path: Path, build_settings: BuildSettings, log: LogLines, monkeypatch
+    tmp_path: Path, build_settings: BuildSettings, log, monkeypatch
 ):
     project = tmp_path / "project"
     (project / "dist").mkdir(parents=True)

@@ -1,49 +1,19 @@
-"""Fixtures for the run runtime: a real workspace, a real agent (stopped at teardown)."""
+"""Factories for the run runtime tests (the workspace, its Services and source folders come
+from tests/conftest.py): submit a script, wait for a run, watch its driver log and pids."""
 
 from __future__ import annotations
 
+import io
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from runyard._entities import RunInfo, RunStatus
+from runyard._entities import RunInfo
 
 
-@pytest.fixture
-def services(ws, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    """The workspace's Services; whatever agent the test started is stopped afterwards."""
-    from runyard._services.agent import stop_agent
-
-    monkeypatch.setenv("RUNYARD_AGENT_IDLE_SECONDS", "120")
-    services = ws._services
-    yield services
-    stop_agent(services.layout, timeout=30)
-
-
-@pytest.fixture
-def source(tmp_path: Path) -> Callable[..., Path]:
-    """Writes files into a fresh source directory: source(**{"train.py": "print(1)"})."""
-    counter = iter(range(1000))
-
-    def make(files: dict[str, str | bytes] | None = None, **named: str) -> Path:
-        root = tmp_path / f"src{next(counter)}"
-        root.mkdir()
-        for rel, content in {**(files or {}), **named}.items():
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
-        return root
-
-    return make
-
-
-def submit(services, src: Path, script: str = "train.py", arguments=(), **kw) -> RunInfo:
+def _submit(services, src: Path, script: str = "train.py", arguments=(), **kw) -> RunInfo:
     from runyard._services.jobs import submit_script_run
 
     return submit_script_run(
@@ -56,9 +26,13 @@ def submit(services, src: Path, script: str = "train.py", arguments=(), **kw) ->
     )
 
 
-def wait(services, run_id: str, *, out=None) -> RunInfo:
-    import io
+@pytest.fixture
+def submit() -> Callable[..., RunInfo]:
+    """submit(services, src, script="train.py", arguments=(), **kw): submit_script_run."""
+    return _submit
 
+
+def _wait(services, run_id: str, *, out=None) -> RunInfo:
     from runyard._services.follow import wait_for_run
 
     return wait_for_run(
@@ -66,29 +40,28 @@ def wait(services, run_id: str, *, out=None) -> RunInfo:
     )
 
 
-def driver_log(services, run_id: str) -> str:
-    return services.artifacts.read_bytes(f"runs/{run_id}/azureml-logs/70_driver_log.txt").decode()
+@pytest.fixture
+def wait() -> Callable[..., RunInfo]:
+    """wait(services, run_id, out=None): the run's terminal RunInfo; prints to out if given."""
+    return _wait
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 30.0, what: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+@pytest.fixture
+def wait_for_marker(wait_until) -> Callable[..., None]:
+    """wait_for_marker(services, run_id, marker, timeout=30.0): until the run's driver log
+    holds marker."""
+
+    def wait_for(services, run_id: str, marker: str, timeout: float = 30.0) -> None:
+        def seen() -> bool:
+            path = services.artifacts.local_path(f"runs/{run_id}/azureml-logs/70_driver_log.txt")
+            return path is not None and path.exists() and marker in path.read_text()
+
+        wait_until(seen, timeout, f"{marker!r} in the driver log of {run_id}")
+
+    return wait_for
 
 
-def wait_for_marker(services, run_id: str, marker: str, timeout: float = 30.0) -> None:
-    def seen() -> bool:
-        path = services.artifacts.local_path(f"runs/{run_id}/azureml-logs/70_driver_log.txt")
-        return path is not None and path.exists() and marker in path.read_text()
-
-    wait_until(seen, timeout, f"{marker!r} in the driver log of {run_id}")
-
-
-def pid_alive(pid: int) -> bool:
+def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -101,10 +74,7 @@ def pid_alive(pid: int) -> bool:
     return state != "Z"
 
 
-ACTIVE = {
-    RunStatus.PREPARING,
-    RunStatus.STARTING,
-    RunStatus.RUNNING,
-    RunStatus.FINALIZING,
-    RunStatus.CANCEL_REQUESTED,
-}
+@pytest.fixture
+def pid_alive() -> Callable[[int], bool]:
+    """pid_alive(pid): the process exists and is not a zombie."""
+    return _pid_alive

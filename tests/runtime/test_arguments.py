@@ -6,8 +6,6 @@ import numpy as np
 
 from runyard.core import Experiment, ScriptRunConfig
 
-from .conftest import driver_log
-
 SCRIPT = (
     "import os, sys\n"
     "print('ARGV', sys.argv[1:])\n"
@@ -15,7 +13,9 @@ SCRIPT = (
 )
 
 
-def test_numpy_scalars_and_a_data_reference_become_argv_values(ws, services, source, tmp_path):
+def test_numpy_scalars_and_a_data_reference_become_argv_values(
+    ws, services, source, tmp_path, driver_log
+):
     data = tmp_path / "data"
     data.mkdir()
     (data / "a.txt").write_text("a")
@@ -32,7 +32,7 @@ def test_numpy_scalars_and_a_data_reference_become_argv_values(ws, services, sou
 
 
 def test_run_context_as_context_manager_in_a_job_fails_by_exit_code_without_advice(
-    ws, services, source
+    ws, services, source, driver_log
 ):
     script = (
         "from runyard.core.run import Run\n"

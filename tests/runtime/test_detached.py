@@ -8,8 +8,6 @@ import textwrap
 
 from runyard._entities import RunStatus
 
-from .conftest import wait
-
 DRIVER = textwrap.dedent(
     """
     import sys
@@ -30,7 +28,7 @@ SCRIPT = (
 )
 
 
-def test_run_completes_after_the_submitting_python_exits(ws, services, source) -> None:
+def test_run_completes_after_the_submitting_python_exits(ws, services, source, wait) -> None:
     src = source(**{"train.py": SCRIPT})
     driver = subprocess.run(
         [sys.executable, "-c", DRIVER, str(src)], capture_output=True, text=True, timeout=60

@@ -8,11 +8,17 @@ import signal
 import pytest
 
 from runyard._entities import RunStatus
-from runyard._services.agent import agent_pid, agent_status
-
-from .conftest import ACTIVE, pid_alive, submit, wait, wait_for_marker, wait_until
+from runyard._services.agent_client import agent_pid, agent_status
 
 pytestmark = pytest.mark.timeout(120)
+
+ACTIVE = {
+    RunStatus.PREPARING,
+    RunStatus.STARTING,
+    RunStatus.RUNNING,
+    RunStatus.FINALIZING,
+    RunStatus.CANCEL_REQUESTED,
+}
 
 N = 20_000
 LOGGER = (
@@ -28,27 +34,31 @@ LOGGER = (
 )
 
 
-def test_kill_9_of_the_job_keeps_every_logged_value(services, source) -> None:
+def test_kill_9_of_the_job_keeps_every_logged_value(
+    services, source, submit, wait, wait_for_marker
+) -> None:
     info = submit(services, source(**{"train.py": LOGGER}))
     wait_for_marker(services, info.run_id, "MARKER-LOGGED")
-    pid = services.store.get_run(info.run_id).runtime["pid"]
+    pid = int(services.store.get_run(info.run_id).runtime.job.job_id)
     os.kill(pid, signal.SIGKILL)
     done = wait(services, info.run_id)
     assert done.status is RunStatus.FAILED
-    assert done.error["code"] == "ProcessKilled"
-    assert "killed by signal 9 (SIGKILL)" in done.error["message"]
+    assert done.error.code == "ProcessKilled"
+    assert "killed by signal 9 (SIGKILL)" in done.error.message
     metrics = services.store.get_metrics(info.run_id)
     assert metrics["value"].values == list(range(N))
     assert metrics["table"].values == [{"epoch": 1, "loss": 0.5}]
     assert done.tags["phase"] == "trained"
 
 
-def test_killed_agent_is_reconciled_run_failed_with_reason(services, source) -> None:
+def test_killed_agent_is_reconciled_run_failed_with_reason(
+    services, source, pid_alive, submit, wait, wait_for_marker, wait_until
+) -> None:
     info = submit(services, source(**{"train.py": LOGGER}))
     wait_for_marker(services, info.run_id, "MARKER-LOGGED")
     running = services.store.get_run(info.run_id)
     assert running.status is RunStatus.RUNNING
-    old_agent, job_pid = agent_pid(services.layout), running.runtime["pid"]
+    old_agent, job_pid = agent_pid(services.layout), int(running.runtime.job.job_id)
     os.kill(old_agent, signal.SIGKILL)
     wait_until(lambda: agent_pid(services.layout) is None, 10, "the agent lock to be released")
     assert services.store.get_run(info.run_id).status is RunStatus.RUNNING  # nobody noticed yet
@@ -56,27 +66,29 @@ def test_killed_agent_is_reconciled_run_failed_with_reason(services, source) -> 
     done = wait(services, info.run_id)  # sees no agent, starts one, which reconciles
 
     assert done.status is RunStatus.FAILED
-    assert done.error["code"] == "AgentDied"
-    assert f"The agent (pid {old_agent})" in done.error["message"]
-    assert "while the run was Running" in done.error["message"]
-    assert "Rerun it" in done.error["message"]
+    assert done.error.code == "AgentDied"
+    assert f"The agent (pid {old_agent})" in done.error.message
+    assert "while the run was Running" in done.error.message
+    assert "Rerun it" in done.error.message
     wait_until(lambda: not pid_alive(job_pid), 10, "the orphaned job to be killed")
     assert services.store.get_metrics(info.run_id)["value"].values == list(range(N))
     assert not [r for r in services.store.list_runs(include_children=True) if r.status in ACTIVE]
     assert agent_status(services.layout, services.settings)["running_runs"] == []
 
 
-def test_stopped_agent_fails_its_runs_with_agent_stopped(services, source) -> None:
-    from runyard._services.agent import stop_agent
+def test_stopped_agent_fails_its_runs_with_agent_stopped(
+    services, source, pid_alive, submit, wait_for_marker
+) -> None:
+    from runyard._services.agent_client import stop_agent
 
     info = submit(services, source(**{"train.py": LOGGER}))
     wait_for_marker(services, info.run_id, "MARKER-LOGGED")
-    job_pid = services.store.get_run(info.run_id).runtime["pid"]
+    job_pid = int(services.store.get_run(info.run_id).runtime.job.job_id)
     assert stop_agent(services.layout, timeout=30) is True
     done = services.store.get_run(info.run_id)
     assert done.status is RunStatus.FAILED
-    assert done.error["code"] == "AgentStopped"
-    assert "was stopped" in done.error["message"]
+    assert done.error.code == "AgentStopped"
+    assert "was stopped" in done.error.message
     assert not pid_alive(job_pid)
     assert services.store.get_metrics(info.run_id)["value"].values == list(range(N))
 
@@ -92,7 +104,9 @@ BIG_OUTPUTS = (
 )
 
 
-def test_agent_killed_while_finalizing_ends_the_run_by_its_exit_code(services, source) -> None:
+def test_agent_killed_while_finalizing_ends_the_run_by_its_exit_code(
+    services, source, submit, wait, wait_until
+) -> None:
     info = submit(services, source(**{"train.py": BIG_OUTPUTS}))
     wait_until(
         lambda: services.store.get_run(info.run_id).status is RunStatus.FINALIZING,

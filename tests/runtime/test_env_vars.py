@@ -8,8 +8,6 @@ from runyard.core import Experiment, ScriptRunConfig
 from runyard.core.environment import Environment
 from runyard.exceptions import UserErrorException
 
-from .conftest import driver_log
-
 SCRIPT = (
     "import os\n"
     "print('FOO=' + os.environ.get('FOO', '<unset>'))\n"
@@ -17,7 +15,9 @@ SCRIPT = (
 )
 
 
-def test_environment_and_run_config_variables_reach_the_job(ws, services, source) -> None:
+def test_environment_and_run_config_variables_reach_the_job(
+    ws, services, source, driver_log
+) -> None:
     env = Environment("vars")
     env.python.user_managed_dependencies = True  # the agent's Python: nothing to build
     env.environment_variables = {"FOO": "from-env", "BAR": "from-env"}

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from runyard._entities import RunStatus
 from runyard.core import Experiment, ScriptRunConfig
-from runyard.core.conda_dependencies import CondaDependencies
 from runyard.core.environment import DockerConfiguration, Environment
-from tests.runtime.conftest import driver_log
 
-REPO = Path(__file__).resolve().parents[2]
-UV_CACHE = REPO / ".pytest_cache" / "runyard-envs" / "uv-cache"  # shared with tests/envs
+# The agent (and so uv) inherits UV_CACHE_DIR: builds after the first hit uv's cache.
+pytestmark = pytest.mark.usefixtures("job_uv_cache")
 
 SCRIPT = """
 import sys
@@ -26,27 +22,9 @@ print("six", six.__version__)
 """
 
 
-@pytest.fixture(autouse=True)
-def _uv_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The agent (and so uv) inherits it: builds after the first hit uv's cache.
-    UV_CACHE.mkdir(parents=True, exist_ok=True)
-    monkeypatch.setenv("UV_CACHE_DIR", str(UV_CACHE))
-
-
-def six_env(name: str = "six-env", packages: tuple[str, ...] = ("six",)) -> Environment:
-    env = Environment(name)
-    env.python.conda_dependencies = CondaDependencies.create(
-        pip_packages=list(packages), python_version="3.11"
-    )
-    return env
-
-
-def build_log(services, run_id: str) -> str:
-    key = f"runs/{run_id}/azureml-logs/20_image_build_log.txt"
-    return services.artifacts.read_bytes(key).decode()
-
-
-def test_run_uses_its_built_environment(ws, services, source, capsys) -> None:
+def test_run_uses_its_built_environment(
+    ws, services, source, capsys, build_log, driver_log, six_env
+) -> None:
     src = source(**{"train.py": SCRIPT})
     config = ScriptRunConfig(
         src,
@@ -72,14 +50,16 @@ def test_run_uses_its_built_environment(ws, services, source, capsys) -> None:
     assert shown.count("Building environment") == 1  # no line printed twice
 
 
-def test_failed_build_fails_the_run_with_uvs_message(ws, services, source) -> None:
+def test_failed_build_fails_the_run_with_uvs_message(
+    ws, services, source, build_log, six_env
+) -> None:
     src = source(**{"train.py": SCRIPT})
     env = six_env("broken-env", ("runyard-no-such-package-4242",))
     run = Experiment(ws, "envs").submit(ScriptRunConfig(src, "train.py", environment=env))
     details = run.wait_for_completion(raise_on_error=False)
     assert details["status"] == "Failed"
     info = services.store.get_run(run.id)
-    message = info.error["message"]
+    message = info.error.message
     assert message.startswith("Preparing the run's environment failed:")
     assert "runyard-no-such-package-4242" in message
     assert "not found in the package registry" in message  # uv's own words
@@ -89,7 +69,9 @@ def test_failed_build_fails_the_run_with_uvs_message(ws, services, source) -> No
     assert [p.name for p in envs.iterdir() if not p.name.endswith(".lock")] == []
 
 
-def test_two_runs_needing_one_environment_build_it_once(ws, services, source) -> None:
+def test_two_runs_needing_one_environment_build_it_once(
+    ws, services, source, build_log, six_env
+) -> None:
     src = source(**{"train.py": SCRIPT})
     exp = Experiment(ws, "envs")
     runs = [exp.submit(ScriptRunConfig(src, "train.py", environment=six_env())) for _ in range(2)]
@@ -103,7 +85,7 @@ def test_two_runs_needing_one_environment_build_it_once(ws, services, source) ->
     assert {services.store.get_run(r.id).status for r in runs} == {RunStatus.COMPLETED}
 
 
-def test_store_call_inside_a_built_env_job_says_what_to_do(ws, services, source) -> None:
+def test_store_call_inside_a_built_env_job_says_what_to_do(ws, services, source, six_env) -> None:
     script = (
         "from azureml.core.run import Run\n"
         "run = Run.get_context()\n"
@@ -136,13 +118,13 @@ def _hold_build_lock(services, env: Environment):
     return fd
 
 
-def test_agent_stopped_while_preparing_never_starts_the_script(ws, services, source) -> None:
+def test_agent_stopped_while_preparing_never_starts_the_script(
+    ws, services, source, six_env, wait_until
+) -> None:
     import os
     import threading
-    import time
 
-    from runyard._services.agent import stop_agent
-    from tests.runtime.conftest import wait_until
+    from runyard._services.agent_client import stop_agent
 
     env = six_env("stop-env")
     fd = _hold_build_lock(services, env)
@@ -155,15 +137,20 @@ def test_agent_stopped_while_preparing_never_starts_the_script(ws, services, sou
     stopper = threading.Thread(target=stop_agent, args=(services.layout,), kwargs={"timeout": 60})
     stopper.start()
     wait_until(lambda: not _agent_listening(services), 10, "the agent to start stopping")
-    time.sleep(0.3)  # it closes its wake-up FIFO just before telling supervisors to stop
-    os.close(fd)  # the build goes on (and succeeds) under a stopping agent
+    # The stopping agent tells its supervisors to stop: this one ends its wait for the lock.
+    wait_until(
+        lambda: "was stopped while waiting for another build" in _build_log_text(services, run.id),
+        30,
+        "the supervisor to stop waiting for the build lock",
+    )
+    os.close(fd)  # the lock comes free: nothing may go on to start the script now
     stopper.join(90)
     info = services.store.get_run(run.id)
     # What the run went through, shown if an assertion fails (seen once under heavy load).
     build = _build_log_text(services, run.id)
     story = f"{info.status} {info.error} start={info.start_time}\n{build}"
     assert info.status is RunStatus.FAILED, story
-    assert info.error["code"] == "AgentStopped", story
+    assert info.error.code == "AgentStopped", story
     assert info.start_time is None and not marker.exists(), story
 
 
@@ -173,15 +160,15 @@ def _build_log_text(services, run_id: str) -> str:
 
 
 def _agent_listening(services) -> bool:
-    from runyard._services.agent import wake
+    from runyard._services.agent_client import wake
 
     return wake(services.layout)
 
 
-def test_cancel_while_preparing_stops_the_build_and_ends_canceled(ws, services, source) -> None:
+def test_cancel_while_preparing_stops_the_build_and_ends_canceled(
+    ws, services, source, six_env, wait_until
+) -> None:
     import os
-
-    from tests.runtime.conftest import wait_until
 
     env = six_env("cancel-env")
     fd = _hold_build_lock(services, env)  # another build holds it for as long as we like

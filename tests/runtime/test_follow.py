@@ -10,8 +10,6 @@ import textwrap
 
 from runyard._entities import RunStatus
 
-from .conftest import submit, wait, wait_until
-
 DRIVER = textwrap.dedent(
     """
     import sys
@@ -30,7 +28,7 @@ DRIVER = textwrap.dedent(
 
 
 def test_ctrl_c_while_streaming_raises_v1s_exception_and_the_run_goes_on(
-    ws, services, source
+    ws, services, source, wait
 ) -> None:
     src = source(**{"train.py": "import time\nprint('tick', flush=True)\ntime.sleep(3)\n"})
     driver = subprocess.Popen(
@@ -53,7 +51,9 @@ def test_ctrl_c_while_streaming_raises_v1s_exception_and_the_run_goes_on(
     assert wait(services, run_id).status is RunStatus.COMPLETED
 
 
-def test_the_scripts_last_lines_come_before_the_finalizing_phase(services, source) -> None:
+def test_the_scripts_last_lines_come_before_the_finalizing_phase(
+    services, source, submit, wait, wait_until
+) -> None:
     script = (
         "import os, time\n"
         "print('first', flush=True)\n"

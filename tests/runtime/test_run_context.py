@@ -10,8 +10,6 @@ from runyard._entities import MetricKind, RunStatus
 from runyard.core.run_context import _OfflineRun, get_context
 from runyard.exceptions import RunEnvironmentException
 
-from .conftest import driver_log, submit, wait
-
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -79,7 +77,7 @@ print('input', run.input_datasets, run.id)
 """
 
 
-def test_submitted_run_logs_through_the_spool(services, source) -> None:
+def test_submitted_run_logs_through_the_spool(services, source, driver_log, submit, wait) -> None:
     info = submit(services, source(**{"train.py": JOB}))
     done = wait(services, info.run_id)
     log = driver_log(services, info.run_id)
@@ -115,7 +113,9 @@ for name in names:
 """
 
 
-def test_job_sees_v1_variables_with_its_experiment_id(ws, services, source) -> None:
+def test_job_sees_v1_variables_with_its_experiment_id(
+    ws, services, source, driver_log, submit, wait
+) -> None:
     info = submit(services, source(**{"train.py": ENV_JOB}), experiment_name="env-names")
     done = wait(services, info.run_id)
     log = driver_log(services, info.run_id)
@@ -145,7 +145,7 @@ print('SCRIPT-END', flush=True)
 
 
 def test_kind_conflict_between_job_processes_is_reported_in_the_driver_log(
-    services, source
+    services, source, driver_log, submit, wait
 ) -> None:
     info = submit(services, source(**{"train.py": CONFLICT_JOB}))
     done = wait(services, info.run_id)

@@ -10,8 +10,6 @@ import pytest
 from runyard._entities import RunStatus
 from runyard._services.jobs import cancel_run
 
-from .conftest import pid_alive, submit, wait, wait_for_marker, wait_until
-
 pytestmark = pytest.mark.timeout(120)
 
 SLEEPER = "import time\nprint('SLEEPING', flush=True)\ntime.sleep(60)\n"
@@ -26,7 +24,9 @@ def one_slot(services, monkeypatch):
     )
 
 
-def test_cancel_queued_then_running(one_slot, source) -> None:
+def test_cancel_queued_then_running(
+    one_slot, source, pid_alive, submit, wait, wait_for_marker
+) -> None:
     src = source(**{"train.py": SLEEPER})
     first = submit(one_slot, src)
     wait_for_marker(one_slot, first.run_id, "SLEEPING")
@@ -36,7 +36,7 @@ def test_cancel_queued_then_running(one_slot, source) -> None:
     canceled = cancel_run(one_slot, second.run_id)
     assert canceled.status is RunStatus.CANCELED
 
-    job_pid = one_slot.store.get_run(first.run_id).runtime["pid"]
+    job_pid = int(one_slot.store.get_run(first.run_id).runtime.job.job_id)
     requested = cancel_run(one_slot, first.run_id)
     assert requested.status is RunStatus.CANCEL_REQUESTED
     done = wait(one_slot, first.run_id)
@@ -46,7 +46,7 @@ def test_cancel_queued_then_running(one_slot, source) -> None:
     assert cancel_run(one_slot, first.run_id).status is RunStatus.CANCELED
 
 
-def test_runs_beyond_the_limit_wait_queued(one_slot, source, tmp_path) -> None:
+def test_runs_beyond_the_limit_wait_queued(one_slot, source, tmp_path, submit, wait) -> None:
     stamps = tmp_path / "stamps.jsonl"
     script = (
         "import json, sys, time\n"
@@ -67,10 +67,10 @@ def test_runs_beyond_the_limit_wait_queued(one_slot, source, tmp_path) -> None:
         assert start >= end  # never two at once
 
 
-def test_two_submitters_at_once_start_one_agent(services, source) -> None:
+def test_two_submitters_at_once_start_one_agent(services, source, submit, wait, wait_until) -> None:
     import threading
 
-    from runyard._services.agent import agent_pid
+    from runyard._services.agent_client import agent_pid
 
     src = source(**{"train.py": "print('hi')\n"})
     infos: list = []
@@ -84,5 +84,5 @@ def test_two_submitters_at_once_start_one_agent(services, source) -> None:
     pid = agent_pid(services.layout)
     done = [wait(services, i.run_id) for i in infos]
     assert [d.status for d in done] == [RunStatus.COMPLETED] * 4
-    assert {d.runtime["agent_pid"] for d in done} == {pid}
+    assert {d.runtime.agent_pid for d in done} == {pid}
     wait_until(lambda: agent_pid(services.layout) == pid, 5, "the same agent")

@@ -9,8 +9,6 @@ import pytest
 from runyard._services.snapshots import materialize, read_manifest, take_snapshot
 from runyard.exceptions import SnapshotException, UserErrorException
 
-from .conftest import submit
-
 
 def _blobs(services) -> list:
     folder = services.layout.snapshots_dir / "blobs"
@@ -81,7 +79,7 @@ def test_size_limit_error_names_dir_size_limit_fix_and_largest(services, source)
     assert _blobs(services) == []
 
 
-def test_too_big_source_stores_no_run(services, source, monkeypatch) -> None:
+def test_too_big_source_stores_no_run(services, source, monkeypatch, submit) -> None:
     src = source({"train.py": "x", "weights.bin": b"0" * 3_000_000})
     limited = dataclasses.replace(services, settings=dataclasses.replace(
         services.settings, snapshot_max_bytes=1_000_000))  # fmt: skip

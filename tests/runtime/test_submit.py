@@ -10,12 +10,10 @@ import pytest
 from runyard._entities import RunStatus
 from runyard.exceptions import UserErrorException
 
-from .conftest import driver_log, submit, wait
-
 pytestmark = pytest.mark.timeout(120)
 
 
-def test_missing_script_names_script_directory_and_files(services, source) -> None:
+def test_missing_script_names_script_directory_and_files(services, source, submit) -> None:
     src = source(**{"train.py": "", "pkg/util.py": ""})
     with pytest.raises(UserErrorException) as err:
         submit(services, src, "trian.py")
@@ -26,21 +24,21 @@ def test_missing_script_names_script_directory_and_files(services, source) -> No
     assert services.store.list_runs() == []
 
 
-def test_script_that_is_a_folder_is_refused(services, source) -> None:
+def test_script_that_is_a_folder_is_refused(services, source, submit) -> None:
     src = source(**{"pkg/util.py": ""})
     with pytest.raises(UserErrorException, match="'pkg' is a folder"):
         submit(services, src, "pkg")
     assert services.store.list_runs() == []
 
 
-def test_script_outside_source_directory_is_refused(services, source) -> None:
+def test_script_outside_source_directory_is_refused(services, source, submit) -> None:
     src = source(**{"train.py": ""})
     with pytest.raises(UserErrorException, match="outside source_directory"):
         submit(services, src, "../x.py")
     assert services.store.list_runs() == []
 
 
-def test_argument_of_another_type_is_refused(services, source) -> None:
+def test_argument_of_another_type_is_refused(services, source, submit) -> None:
     src = source(**{"train.py": ""})
     with pytest.raises(UserErrorException) as err:
         submit(services, src, arguments=["--lr", [0.1]])
@@ -49,7 +47,7 @@ def test_argument_of_another_type_is_refused(services, source) -> None:
     assert services.store.list_runs() == []
 
 
-def test_missing_target_is_refused(services, source) -> None:
+def test_missing_target_is_refused(services, source, submit) -> None:
     src = source(**{"train.py": ""})
     with pytest.raises(UserErrorException) as err:
         submit(services, src, target="gpu-cluster")
@@ -59,7 +57,7 @@ def test_missing_target_is_refused(services, source) -> None:
     assert services.store.list_runs() == []
 
 
-def test_run_based_amlcompute_target_is_refused(services, source) -> None:
+def test_run_based_amlcompute_target_is_refused(services, source, submit) -> None:
     src = source(**{"train.py": ""})
     with pytest.raises(UserErrorException) as err:
         submit(services, src, target="amlcompute")
@@ -67,7 +65,9 @@ def test_run_based_amlcompute_target_is_refused(services, source) -> None:
     assert services.store.list_runs() == []
 
 
-def test_run_completes_with_output_and_outputs_uploaded(services, source) -> None:
+def test_run_completes_with_output_and_outputs_uploaded(
+    services, source, driver_log, submit, wait
+) -> None:
     script = (
         "import os, sys\n"
         "print('args', sys.argv[1:])\n"
@@ -92,26 +92,27 @@ def test_run_completes_with_output_and_outputs_uploaded(services, source) -> Non
     files = services.artifacts.list(f"runs/{info.run_id}/")
     assert f"runs/{info.run_id}/outputs/sub/model.txt" in files
     assert f"runs/{info.run_id}/logs/train.log" in files
-    assert done.runtime["pid"] > 0 and done.runtime["agent_pid"] > 0
+    assert done.runtime.job is not None and int(done.runtime.job.job_id) > 0
+    assert done.runtime.agent_pid is not None and done.runtime.agent_pid > 0
     # The working copy is removed once the run is finalized.
     assert not (services.layout.jobs_dir / info.run_id).exists()
 
 
-def test_failing_script_ends_failed_with_traceback_tail(services, source) -> None:
+def test_failing_script_ends_failed_with_traceback_tail(services, source, submit, wait) -> None:
     script = "print('starting')\ndef f():\n    raise ValueError('bad learning rate 7')\nf()\n"
     src = source(**{"train.py": script})
     info = submit(services, src)
     done = wait(services, info.run_id)
     assert done.status is RunStatus.FAILED
-    assert done.error["code"] == "UserError"
-    assert done.error["exit_code"] == 1
-    assert "exited with code 1" in done.error["message"]
-    assert "ValueError: bad learning rate 7" in done.error["message"]
-    assert done.error["last_error_lines"][0].startswith("Traceback (most recent call last)")
-    assert done.error["last_error_lines"][-1] == "ValueError: bad learning rate 7"
+    assert done.error.code == "UserError"
+    assert done.error.exit_code == 1
+    assert "exited with code 1" in done.error.message
+    assert "ValueError: bad learning rate 7" in done.error.message
+    assert done.error.last_error_lines[0].startswith("Traceback (most recent call last)")
+    assert done.error.last_error_lines[-1] == "ValueError: bad learning rate 7"
 
 
-def test_streaming_has_no_gap_and_no_duplicate(services, source) -> None:
+def test_streaming_has_no_gap_and_no_duplicate(services, source, submit, wait) -> None:
     script = (
         "import sys, time\n"
         "for i in range(5000):\n"
@@ -137,7 +138,7 @@ def test_streaming_has_no_gap_and_no_duplicate(services, source) -> None:
     assert text.index("Streaming") < text.index("line 00000") < text.index("Execution Summary")
 
 
-def test_wait_on_a_finished_run_prints_its_whole_log(services, source) -> None:
+def test_wait_on_a_finished_run_prints_its_whole_log(services, source, submit, wait) -> None:
     src = source(**{"train.py": "print('only line')\n"})
     info = submit(services, src)
     wait(services, info.run_id)

@@ -11,8 +11,7 @@ import pytest
 from runyard.core import Experiment
 from runyard.train.dnn import Chainer
 from runyard.train.estimator import Estimator
-from tests.runtime.conftest import driver_log
-from tests.runtime.conftest import services as services  # noqa: F401 - a fixture
+from tests.conftest import read_driver_log as driver_log  # the fixture's function
 
 REPO = Path(__file__).resolve().parents[2]
 PERSISTENT = REPO / ".pytest_cache" / "runyard-envs"  # the envs tests' cache
