@@ -3,6 +3,7 @@ compatibility and compute targets, over the services."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -339,13 +340,13 @@ def agent_status(workspace: str | None = WorkspaceOpt, as_json: bool = JsonOpt) 
     services = _services(workspace)
     status = agent.agent_status(services.layout, services.settings)
     if as_json:
-        _print_json(status)
+        _print_json(dataclasses.asdict(status))
         return
-    state = f"running (pid {status['pid']})" if status["running"] else "not running"
+    state = f"running (pid {status.pid})" if status.running else "not running"
     console.print(f"Agent: {state}")
-    console.print(f"Running runs: {len(status.get('running_runs', []))}")
-    console.print(f"Queued runs: {status.get('queued', 0)}")
-    console.print(f"Log: {status.get('log')}")
+    console.print(f"Running runs: {len(status.running_runs)}")
+    console.print(f"Queued runs: {status.queued}")
+    console.print(f"Log: {status.log}")
 
 
 @agent_app.command("stop")

@@ -21,8 +21,8 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from runyard import _jobenv
 from runyard._config import Settings, WorkspaceLayout
@@ -179,19 +179,33 @@ def _tail(path: Path, size: int = 2000) -> str:
         return "(no log)"
 
 
-def agent_status(layout: WorkspaceLayout, settings: Settings | None = None) -> dict[str, Any]:
-    """{running, pid, running_runs, queued, log}: what `runyard agent status` shows."""
+@dataclass(frozen=True, slots=True)
+class AgentStatus:
+    """What `runyard agent status` shows."""
+
+    running: bool
+    pid: int | None  # -1: the lock is held but the pid could not be read
+    log: str
+    running_runs: list[str] = field(default_factory=list)  # active runs (Preparing...)
+    queued: int = 0
+
+
+def agent_status(layout: WorkspaceLayout, settings: Settings | None = None) -> AgentStatus:
     pid = agent_pid(layout)
-    status: dict[str, Any] = {"running": pid is not None, "pid": pid, "log": str(log_path(layout))}
+    running, log = pid is not None, str(log_path(layout))
     if not layout.db_path.exists() and not (settings and settings.store_uri):
-        return {**status, "running_runs": [], "queued": 0}
+        return AgentStatus(running, pid, log)
     services = open_services(layout, settings or Settings.from_env())
     runs = services.store.list_runs(
         statuses=(*ACTIVE_STATUSES, RunStatus.QUEUED), include_children=True
     )
-    status["running_runs"] = [r.run_id for r in runs if r.status is not RunStatus.QUEUED]
-    status["queued"] = sum(r.status is RunStatus.QUEUED for r in runs)
-    return status
+    return AgentStatus(
+        running,
+        pid,
+        log,
+        running_runs=[r.run_id for r in runs if r.status is not RunStatus.QUEUED],
+        queued=sum(r.status is RunStatus.QUEUED for r in runs),
+    )
 
 
 def stop_agent(layout: WorkspaceLayout, timeout: float = 30.0) -> bool:

@@ -73,7 +73,7 @@ def test_killed_agent_is_reconciled_run_failed_with_reason(
     wait_until(lambda: not pid_alive(job_pid), 10, "the orphaned job to be killed")
     assert services.store.get_metrics(info.run_id)["value"].values == list(range(N))
     assert not [r for r in services.store.list_runs(include_children=True) if r.status in ACTIVE]
-    assert agent_status(services.layout, services.settings)["running_runs"] == []
+    assert agent_status(services.layout, services.settings).running_runs == []
 
 
 def test_stopped_agent_fails_its_runs_with_agent_stopped(
