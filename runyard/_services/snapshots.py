@@ -16,12 +16,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pathspec
+from typing import TYPE_CHECKING, Any
 
 from runyard._config import Settings, WorkspaceLayout
 from runyard.exceptions import SnapshotException, UserErrorException
+
+if TYPE_CHECKING:
+    import pathspec
 
 _ALWAYS_SKIPPED_DIRS = frozenset({".git", "__pycache__"})
 _IGNORE_FILES = (".amlignore", ".gitignore")
@@ -37,6 +38,10 @@ class _SourceFile:
 
 
 def _ignore_spec(folder: Path) -> pathspec.GitIgnoreSpec | None:
+    # late: light path; the SDK (and so a job) imports this module, and a job's built
+    # environment has no pathspec. Only taking a snapshot needs it.
+    import pathspec
+
     for name in _IGNORE_FILES:
         candidate = folder / name
         if candidate.is_file():

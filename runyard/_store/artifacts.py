@@ -10,9 +10,6 @@ from __future__ import annotations
 import abc
 from pathlib import Path
 
-# Not used here: runyard._services.job_results still imports it from this module.
-from runyard._artifact_names import check_artifact_name as check_artifact_name
-
 
 class ArtifactStore(abc.ABC):
     """File contents of runs, models and snapshots, addressed by key."""

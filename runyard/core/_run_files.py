@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runyard._services import registry, run_files
+from runyard._services import registry, run_files, snapshots
 from runyard.core.model import Model
 from runyard.exceptions import UserErrorException
 
@@ -161,9 +161,6 @@ class _RunFiles:
             UserErrorException: The run has no snapshot and none was given, or ``path``
                 exists and is not an empty folder.
         """
-        # late: light path; snapshots imports pathspec at module level
-        from runyard._services import snapshots
-
         snapshot_id = snapshot_id or self.get_snapshot_id()
         if not snapshot_id:
             raise UserErrorException(

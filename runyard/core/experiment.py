@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from runyard._services import runs
+from runyard._services import runs, snapshots
 from runyard.core._run_files import _tracked_folders
 from runyard.core.run import Run
 from runyard.exceptions import SnapshotException, UserErrorException
@@ -176,9 +176,6 @@ class Experiment:
 
 
 def _take_snapshot(services: Services, directory: str) -> str:
-    # late: light path; snapshots imports pathspec at module level
-    from runyard._services import snapshots
-
     try:
         return snapshots.take_snapshot(services, directory, services.settings)
     except SnapshotException as exc:

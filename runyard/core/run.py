@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from runyard._entities import RunError, RunInfo, RunStatus
-from runyard._services import follow, run_details, run_tags, runs
+from runyard._services import follow, jobs, run_details, run_tags, runs
 from runyard.core._run_files import _RunFiles, _tracked_folders
 from runyard.core._run_metrics import _RunMetrics
 from runyard.exceptions import (
@@ -234,9 +234,6 @@ class Run(_RunFiles, _RunMetrics):
             self._upload_tracked()
             self._set_status(RunStatus.CANCELED)
             return
-        # late: light path; jobs imports snapshots, which imports pathspec at module level
-        from runyard._services import jobs
-
         self._set(jobs.cancel_run(self._services, self._run_id))
 
     def _set_status(self, status: RunStatus, error: RunError | None = None) -> None:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runyard._services import jobs
 from runyard.core._script_args import arguments_and_data
 from runyard.core.run import Run
 from runyard.core.runconfig import RunConfiguration
@@ -110,9 +111,6 @@ class ScriptRunConfig:
 
     def _runyard_submit(self, experiment: Experiment, tags: Any = None, **kwargs: Any) -> Run:
         """Experiment.submit's hook: checks everything, then hands over to the jobs service."""
-        # late: light path; jobs imports snapshots, which imports pathspec at module level
-        from runyard._services import jobs
-
         if kwargs:
             raise UserErrorException(
                 f"Experiment.submit(ScriptRunConfig, ...) got unexpected arguments "

@@ -38,7 +38,7 @@ def source(tmp_path: Path) -> Path:
 @pytest.fixture
 def stop_agent(ws):
     yield
-    from runyard._services import agent
+    from runyard._services import agent_client as agent
 
     agent.stop_agent(ws._layout)
 
