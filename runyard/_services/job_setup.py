@@ -16,14 +16,11 @@ from typing import Any
 import runyard
 from runyard import _jobenv
 from runyard._compute import LOCAL
-from runyard._config import Settings
-from runyard._entities import ACTIVE_STATUSES, RunStatus
 from runyard._envs import docker_notice, resolve_spec
 from runyard._envs.builder import default_build_settings, ensure_env
-from runyard._services import Services, open_services
+from runyard._services import Services
 from runyard._services.compute import gpu_warning
 from runyard._services.datasets import materialize_input, remove_materialized
-from runyard._services.workspaces import layout_for, list_workspaces
 from runyard.exceptions import ComputeTargetException
 
 DATASET_TOKEN = "DatasetConsumptionConfig:"
@@ -131,16 +128,3 @@ def remove_job_dir(job_dir: Path) -> None:
     if inputs.exists():
         remove_materialized(inputs)
     shutil.rmtree(job_dir, ignore_errors=True)
-
-
-def environments_in_use(settings: Settings) -> set[str]:
-    """Spec hashes of the environments of active runs in every workspace of this home,
-    so ``runyard envs prune`` keeps them."""
-    hashes: set[str] = set()
-    for identity in list_workspaces(settings):
-        services = open_services(layout_for(settings, identity.name), settings)
-        statuses = (*ACTIVE_STATUSES, RunStatus.QUEUED)
-        for info in services.store.list_runs(statuses=statuses, include_children=True):
-            if has_environment(info.definition):
-                hashes.add(resolve_spec(info.definition["environment"]).spec.hash)
-    return hashes
