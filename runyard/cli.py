@@ -7,6 +7,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable
+from datetime import datetime, timezone
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,9 +17,27 @@ from rich.console import Console
 from rich.table import Table
 
 import runyard
+from runyard import compat
 from runyard._config import Settings
+from runyard._entities import RunStatus
+from runyard._envs import list_envs, prune
+from runyard._services import (
+    agent_client,
+    compute,
+    jobs,
+    metrics,
+    open_services,
+    registry,
+    run_details,
+    run_files,
+    runs,
+)
+from runyard._services import follow as _follow
 from runyard._services import workspaces as _ws
+from runyard._services.env_cache import environments_in_use
 from runyard.exceptions import RunyardError, UserErrorException
+from runyard.quickstart import run_quickstart
+from runyard.quickstart.chainer_tutorial import run_tutorial
 
 if TYPE_CHECKING:
     from runyard._entities import ModelVersion, RunInfo
@@ -80,8 +99,6 @@ def main(
 
 
 def _services(workspace: str | None) -> Services:
-    from runyard._services import open_services
-
     settings = Settings.from_env()
     if workspace is None:
         try:
@@ -182,8 +199,6 @@ def runs_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """List runs, newest first."""
-    from runyard._services import runs
-
     infos = runs.list_runs(_services(workspace), experiment_name=experiment)
     rows = [_run_row(i) for i in infos]
     if as_json:
@@ -196,8 +211,6 @@ def runs_list(
 @_errors
 def runs_show(run_id: str, workspace: str | None = WorkspaceOpt) -> None:
     """Show a run's details and metrics as JSON."""
-    from runyard._services import metrics, run_details, runs
-
     services = _services(workspace)
     details = run_details.get_details(services, run_id)
     details["metrics"] = metrics.get_metrics(services, run_id)
@@ -213,12 +226,8 @@ def runs_logs(
     follow: bool = typer.Option(False, "--follow", "-f", help="Stream until the run ends."),
 ) -> None:
     """Print a run's driver log (or follow it live)."""
-    from runyard._services import run_details, run_files, runs
-
     services = _services(workspace)
     if follow:
-        from runyard._services import follow as _follow
-
         _follow.wait_for_run(services, run_id, show_output=True, out=sys.stdout)
         return
     runs.get_run(services, run_id)
@@ -231,13 +240,9 @@ def runs_logs(
 @_errors
 def runs_cancel(run_id: str, workspace: str | None = WorkspaceOpt) -> None:
     """Cancel a run."""
-    from runyard._services import jobs, runs
-
     services = _services(workspace)
     info = runs.get_run(services, run_id)
     if info.run_type == runs.INTERACTIVE:
-        from runyard._entities import RunStatus
-
         info = runs.set_status(services, run_id, RunStatus.CANCELED)
     else:
         info = jobs.cancel_run(services, run_id)
@@ -253,8 +258,6 @@ def runs_download(
     output_dir: str = typer.Option(".", "--output-dir"),
 ) -> None:
     """Download a run's files (those under --prefix)."""
-    from runyard._services import run_files
-
     paths = run_files.download_files(
         _services(workspace), run_id, prefix=prefix, output_directory=output_dir
     )
@@ -286,8 +289,6 @@ def models_list(
     as_json: bool = JsonOpt,
 ) -> None:
     """List registered model versions."""
-    from runyard._services import registry
-
     rows = [_model_row(m) for m in registry.list_models(_services(workspace), name=name)]
     if as_json:
         _print_json(rows)
@@ -303,8 +304,6 @@ def models_show(
     version: int | None = typer.Option(None, "--version"),
 ) -> None:
     """Show one model version (latest by default) as JSON."""
-    from runyard._services import registry
-
     services = _services(workspace)
     mv = registry.get_model(services, name, version)
     _print_json({**_model_row(mv), "files": registry.model_files(services, mv)})
@@ -320,8 +319,6 @@ def models_download(
     exist_ok: bool = typer.Option(False, "--exist-ok", help="Overwrite existing files."),
 ) -> None:
     """Download a model version (latest by default)."""
-    from runyard._services import registry
-
     services = _services(workspace)
     mv = registry.get_model(services, name, version)
     path = registry.download_model(services, mv, target_dir, exist_ok)
@@ -335,10 +332,8 @@ def models_download(
 @_errors
 def agent_status(workspace: str | None = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
     """Show whether the workspace's agent runs, and what it runs."""
-    from runyard._services import agent_client as agent
-
     services = _services(workspace)
-    status = agent.agent_status(services.layout, services.settings)
+    status = agent_client.agent_status(services.layout, services.settings)
     if as_json:
         _print_json(dataclasses.asdict(status))
         return
@@ -353,9 +348,7 @@ def agent_status(workspace: str | None = WorkspaceOpt, as_json: bool = JsonOpt) 
 @_errors
 def agent_stop(workspace: str | None = WorkspaceOpt) -> None:
     """Stop the workspace's agent (its running runs end Failed)."""
-    from runyard._services import agent_client as agent
-
-    stopped = agent.stop_agent(_services(workspace).layout)
+    stopped = agent_client.stop_agent(_services(workspace).layout)
     console.print("Agent stopped." if stopped else "No agent was running.")
 
 
@@ -366,10 +359,6 @@ def agent_stop(workspace: str | None = WorkspaceOpt) -> None:
 @_errors
 def envs_list(as_json: bool = JsonOpt) -> None:
     """List built environments under RUNYARD_HOME/envs, most recently used first."""
-    from datetime import datetime, timezone
-
-    from runyard._envs import list_envs
-
     settings = Settings.from_env()
     rows = [
         {
@@ -400,9 +389,6 @@ def envs_prune(
     ),
 ) -> None:
     """Remove cached environments (not those of queued or running runs)."""
-    from runyard._envs import prune
-    from runyard._services.job_setup import environments_in_use
-
     settings = Settings.from_env()
     older = None if older_than_days is None else older_than_days * 86400
     keep = environments_in_use(settings)
@@ -424,8 +410,6 @@ SitePackagesOpt = typer.Option(
 @_errors
 def compat_enable(site_packages: str | None = SitePackagesOpt) -> None:
     """Make `import azureml.*` resolve to Runyard in this Python environment."""
-    from runyard import compat
-
     pth = compat.enable(site_packages)
     console.print(f"azureml compatibility enabled ({pth}).")
 
@@ -434,8 +418,6 @@ def compat_enable(site_packages: str | None = SitePackagesOpt) -> None:
 @_errors
 def compat_disable(site_packages: str | None = SitePackagesOpt) -> None:
     """Undo `runyard compat enable`."""
-    from runyard import compat
-
     pth = compat.disable(site_packages)
     console.print(
         f"azureml compatibility disabled (removed {pth})." if pth else "It was not enabled."
@@ -446,8 +428,6 @@ def compat_disable(site_packages: str | None = SitePackagesOpt) -> None:
 @_errors
 def compat_status(site_packages: str | None = SitePackagesOpt) -> None:
     """Say whether `import azureml.*` resolves to Runyard in this Python environment."""
-    from runyard import compat
-
     console.print("enabled" if compat.is_enabled(site_packages) else "disabled")
 
 
@@ -455,8 +435,6 @@ def compat_status(site_packages: str | None = SitePackagesOpt) -> None:
 
 
 def _compute_row(info: Any) -> dict[str, Any]:
-    from runyard._services import compute
-
     status = compute.target_status(info)
     return {
         "name": info.name,
@@ -474,8 +452,6 @@ def _compute_row(info: Any) -> dict[str, Any]:
 @_errors
 def compute_list(workspace: str | None = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
     """List the workspace's compute targets."""
-    from runyard._services import compute
-
     rows = [_compute_row(i) for i in compute.list_compute_targets(_services(workspace))]
     if as_json:
         _print_json(rows)
@@ -488,8 +464,6 @@ def compute_list(workspace: str | None = WorkspaceOpt, as_json: bool = JsonOpt) 
 @_errors
 def compute_show(name: str, workspace: str | None = WorkspaceOpt) -> None:
     """Show a compute target's status (v1's keys) and nodes as JSON."""
-    from runyard._services import compute
-
     info = compute.get_compute_target(_services(workspace), name)
     _print_json({"name": info.name, "type": info.compute_type, "status":
                  compute.target_status(info), "nodes": compute.list_nodes(info)})  # fmt: skip
@@ -517,11 +491,8 @@ def quickstart(
     """Run the 'Train and register Chainer models at scale' tutorial on the embedded workspace."""
     folder = Path(project_dir) if project_dir else None
     if simple:
-        from runyard.quickstart import run_quickstart
-
         run_quickstart(folder, epochs=epochs)
         return
-    from runyard.quickstart.chainer_tutorial import run_tutorial
 
     result = run_tutorial(folder, epochs=epochs)
     accuracy = result["metrics"].get("Accuracy")

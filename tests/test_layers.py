@@ -215,7 +215,7 @@ def _describe_cycles(graph: Mapping[str, Mapping[str, Import]]) -> list[str]:
 def test_import_linter_contracts_are_kept():
     lint_imports = Path(sys.executable).parent / "lint-imports"
     result = subprocess.run(
-        [str(lint_imports), "--no-cache", "--config", str(REPO / "pyproject.toml")],
+        [str(lint_imports), "--no-cache", str(REPO / "pyproject.toml")],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -244,7 +244,7 @@ def test_imports_inside_functions_are_heavy_packages_or_say_why():
                 unexplained.append(f"{imp.where}: {imp.text}")
     if unexplained:
         pytest.fail(
-            f"{len(unexplained)} imports inside functions neither load a heavy optional package "
+            f"{len(unexplained)} import(s) inside functions neither load a heavy optional package "
             f"({', '.join(sorted(HEAVY))}) nor have a '{LATE_MARK} <why>' comment directly above "
             "(the job-side light path, or the one import closing an SDK cycle). Move them to "
             "module level (annotations-only imports under `if TYPE_CHECKING:`), or say why:\n"
@@ -260,7 +260,7 @@ def test_module_level_imports_form_no_cycle():
     cycles = _describe_cycles(graph)
     if cycles:
         pytest.fail(
-            f"{len(cycles)} groups of runyard modules import each other at module level "
+            f"{len(cycles)} group(s) of runyard modules import each other at module level "
             "(TYPE_CHECKING imports left out); break each with a TYPE_CHECKING import or by "
             "moving the shared piece down a layer:\n" + "\n".join(cycles),
             pytrace=False,
@@ -273,7 +273,7 @@ def test_no_import_cycle_below_the_public_sdk():
     cycles = _describe_cycles(graph)
     if cycles:
         pytest.fail(
-            f"{len(cycles)} groups of modules below the public SDK import each other, counting "
+            f"{len(cycles)} group(s) of modules below the public SDK import each other, counting "
             "the imports inside functions (TYPE_CHECKING imports left out); below the SDK no "
             "late import may close a cycle:\n" + "\n".join(cycles),
             pytrace=False,

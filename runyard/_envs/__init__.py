@@ -11,8 +11,8 @@ The agent's Preparing phase calls::
 import importlib
 from typing import Any
 
-# Lazy: runyard.core.environment imports runyard._envs.curated, and job processes import
-# runyard.core, so the package itself must not pull in the builder or packaging.
+# Lazy: the SDK's services import runyard._envs.curated, gpu and registry in job processes
+# too, so the package itself must not pull in the builder (uv) or the spec (packaging).
 _HOMES = {
     "BuildSettings": "builder",
     "BuiltEnv": "builder",

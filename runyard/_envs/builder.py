@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from uv import find_uv_bin
+
 from runyard._envs.spec import EnvSpec
 from runyard.exceptions import (
     EnvironmentBuildFailed,
@@ -56,8 +58,6 @@ def default_build_settings(
     home: Path, *, host_python: str, uv_cache_dir: Path | None = None
 ) -> BuildSettings:
     """Envs under ``<RUNYARD_HOME>/envs``, built with the uv binary of the uv PyPI package."""
-    from uv import find_uv_bin
-
     return BuildSettings(
         envs_root=home / "envs",
         uv=find_uv_bin(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runyard._store.folder import FolderArtifactStore
 from runyard.exceptions import UnsupportedStoreURI
 
 if TYPE_CHECKING:
@@ -21,10 +22,13 @@ SUPPORTED_URIS = ("sqlite:////absolute/path/runyard.db", "postgresql://user@host
 def open_store(uri: str) -> Store:
     """The metadata store at ``uri``, with its schema migrated to the newest revision."""
     if uri.startswith("sqlite:///"):
+        # late: SQLAlchemy; job processes import runyard._store (for the artifact store)
+        # and must not need it.
         from runyard._store import sqlite
 
         return sqlite.open(uri)
     if uri.startswith(("postgresql://", "postgresql+psycopg2://", "postgres://")):
+        # late: SQLAlchemy and psycopg2, as for sqlite above.
         from runyard._store import postgres
 
         return postgres.open(uri.replace("postgres://", "postgresql://", 1))
@@ -33,6 +37,4 @@ def open_store(uri: str) -> Store:
 
 def open_artifact_store(root: Path) -> ArtifactStore:
     """The folder artifact store rooted at ``root`` (created if missing)."""
-    from runyard._store.folder import FolderArtifactStore
-
     return FolderArtifactStore(root)

@@ -11,14 +11,14 @@ import json
 import tempfile
 from pathlib import Path
 
+from runyard.core import Experiment, Model, ScriptRunConfig, Workspace
+
 SAMPLE_DIR = Path(__file__).with_name("sample")
 WORKSPACE_NAME = "quickstart"
 
 
 def run_quickstart(project_dir: Path | None = None, *, epochs: int = 20) -> dict:
     """Runs the demo and returns what it produced (run id, metrics, model id, files)."""
-    from runyard.core import Experiment, Model, ScriptRunConfig, Workspace
-
     project = Path(project_dir) if project_dir else Path(tempfile.mkdtemp(prefix="runyard-qs-"))
     project.mkdir(parents=True, exist_ok=True)
     config = project / ".azureml" / "config.json"

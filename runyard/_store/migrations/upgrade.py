@@ -35,14 +35,15 @@ def upgrade_to_head(uri: str, engine: Engine, read_engine: Engine | None = None)
     if current is not None and current not in KNOWN_REVISIONS:
         shown = make_url(uri).render_as_string(hide_password=True)
         raise StoreSchemaUnknown(shown, current)
-    from alembic import command
-    from alembic.config import Config
+    # late: Alembic, only for a database that is behind (see above); the CLI and the agent
+    # open up-to-date stores often.
+    from alembic import command, config
 
-    config = Config()
-    config.set_main_option("script_location", str(Path(__file__).parent))
-    config.set_main_option("path_separator", "os")
+    alembic_cfg = config.Config()
+    alembic_cfg.set_main_option("script_location", str(Path(__file__).parent))
+    alembic_cfg.set_main_option("path_separator", "os")
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(7262771)"))
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        alembic_cfg.attributes["connection"] = connection
+        command.upgrade(alembic_cfg, "head")
