@@ -13,6 +13,7 @@ import importlib.metadata
 import sysconfig
 from pathlib import Path
 
+from runyard import _jobenv
 from runyard.compat.hook import install, installed, uninstall
 from runyard.exceptions import AzureMLCompatConflict, UserErrorException
 
@@ -35,7 +36,7 @@ def job_pythonpath() -> str:
     Returns:
         An absolute path; ``runyard`` itself must also be importable in the job.
     """
-    return str(Path(__file__).resolve().parent / "jobpath")
+    return _jobenv.alias_pythonpath()
 
 
 def _site_packages(site_packages: str | Path | None) -> Path:
