@@ -128,15 +128,14 @@ def wait_until() -> Callable[..., object]:
     return _wait_until
 
 
-def read_driver_log(services, run_id: str) -> str:
-    # A plain function too: tests/train/test_submit.py imports it until it takes the fixture.
+def _driver_log(services, run_id: str) -> str:
     return services.artifacts.read_bytes(f"runs/{run_id}/azureml-logs/70_driver_log.txt").decode()
 
 
 @pytest.fixture
 def driver_log() -> Callable[..., str]:
     """driver_log(services, run_id): the run's uploaded 70_driver_log.txt."""
-    return read_driver_log
+    return _driver_log
 
 
 def _build_log(services, run_id: str) -> str:

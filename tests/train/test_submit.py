@@ -11,10 +11,6 @@ import pytest
 from runyard.core import Experiment
 from runyard.train.dnn import Chainer
 from runyard.train.estimator import Estimator
-from tests.conftest import read_driver_log as driver_log  # the fixture's function
-
-REPO = Path(__file__).resolve().parents[2]
-PERSISTENT = REPO / ".pytest_cache" / "runyard-envs"  # the envs tests' cache
 
 ECHO = """
 import json, os, sys
@@ -51,7 +47,9 @@ def _upload_digits(ws, tmp_path: Path):
     return datastore
 
 
-def test_estimator_script_params_reach_the_script_in_v1_order(ws, services, tmp_path) -> None:
+def test_estimator_script_params_reach_the_script_in_v1_order(
+    ws, services, tmp_path, driver_log
+) -> None:
     src = _echo_source(tmp_path)
     est = Estimator(
         str(src),
@@ -72,7 +70,9 @@ def test_estimator_script_params_reach_the_script_in_v1_order(ws, services, tmp_
     assert definition["environment"]["python"]["userManagedDependencies"] is True
 
 
-def test_dataset_in_script_params_becomes_a_local_folder(ws, services, tmp_path) -> None:
+def test_dataset_in_script_params_becomes_a_local_folder(
+    ws, services, tmp_path, driver_log
+) -> None:
     from runyard.core.dataset import Dataset
 
     datastore = _upload_digits(ws, tmp_path)
@@ -101,7 +101,9 @@ def test_dataset_in_script_params_becomes_a_local_folder(ws, services, tmp_path)
     assert not job_dir.exists()  # the read-only mount was removed with the job folder
 
 
-def test_numpy_values_and_legacy_data_references_reach_the_script(ws, services, tmp_path) -> None:
+def test_numpy_values_and_legacy_data_references_reach_the_script(
+    ws, services, tmp_path, driver_log
+) -> None:
     import numpy as np
 
     datastore = _upload_digits(ws, tmp_path)
@@ -133,10 +135,10 @@ def test_numpy_values_and_legacy_data_references_reach_the_script(ws, services, 
 
 
 @pytest.fixture
-def cached_envs(services) -> Path:  # noqa: F811
+def cached_envs(services, persistent_envs_dir) -> Path:
     """Point this workspace's env cache at the one tests/envs keeps, so the curated
     Chainer environment (numpy, pytest) is built once per machine, not per test."""
-    shared = PERSISTENT / "home" / "envs"
+    shared = persistent_envs_dir / "home" / "envs"
     shared.mkdir(parents=True, exist_ok=True)
     envs = services.settings.home / "envs"
     envs.parent.mkdir(parents=True, exist_ok=True)
@@ -156,13 +158,12 @@ print("chainer", chainer.__version__, "numpy", numpy.__version__, sys.argv[1:])
 
 
 def test_chainer_estimator_with_use_gpu_runs_on_the_cpu(
-    ws, services, tmp_path, cached_envs, monkeypatch
+    ws, services, tmp_path, cached_envs, job_uv_cache, driver_log
 ) -> None:
     from runyard._envs.gpu import gpu_present
 
     if gpu_present():
         pytest.skip("this machine has a GPU; the CPU notice is for GPU-less machines")
-    monkeypatch.setenv("UV_CACHE_DIR", str(PERSISTENT / "uv-cache"))
     src = tmp_path / "src"
     src.mkdir()
     (src / "chainer_mnist.py").write_text(CHAINER_SCRIPT)
