@@ -111,8 +111,11 @@ _IMPORTS = {name: _imports(name) for name in _MODULES}
 
 
 def _says_why_it_is_late(lines: list[str], line: int) -> bool:
-    """A `# late: <reason>` line in the comment block directly above the import."""
+    """A `# late: <reason>` line in the comment block directly above the import, or above
+    the block of consecutive import lines it belongs to (one reason for several imports)."""
     above = line - 2
+    while above >= 0 and lines[above].strip().startswith(("import ", "from ")):
+        above -= 1
     while above >= 0 and lines[above].strip().startswith("#"):
         comment = lines[above].strip()
         if comment.startswith(LATE_MARK) and comment[len(LATE_MARK) :].strip():

@@ -13,14 +13,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runyard._services import registry, run_files, snapshots
-from runyard.core.model import Model
 from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:
     from runyard._entities import RunInfo
     from runyard._services import Services
     from runyard._services.run_files import HasArtifacts
+    from runyard.core.model import Model
+
+# Job side: a job's Run.get_context() imports this module, so what it imports is paid at
+# every job's start. The services (and the SDK modules that only some methods need) are
+# imported inside the methods that use them ("late: job side"); tests/core/test_imports.py
+# holds a job's start to what logging needs.
 
 
 class _RunFiles:
@@ -44,12 +48,18 @@ class _RunFiles:
     def _upload_tracked(self) -> None:
         """v1 uploads the tracked folders whenever the run ends, so files written to
         ./outputs of an interactive run become its ``outputs/...`` files."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_files
+
         for name, folder in self._tracked:
             if folder.is_dir():
                 run_files.upload_folder(self._upload_target(), self._run_id, name, folder)
 
     def get_file_names(self) -> list[str]:
         """Names of the run's files ([] when none)."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_files
+
         return run_files.list_files(self._services, self._run_id)
 
     def upload_file(self, name: str, path_or_stream: Any, datastore_name: Any = None) -> None:
@@ -58,6 +68,9 @@ class _RunFiles:
         Raises:
             InvalidArtifactName: ``name`` is absolute, holds '..' or leaves the run's folder.
         """
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_files
+
         run_files.upload_file(self._upload_target(), self._run_id, name, path_or_stream)
 
     def upload_files(
@@ -69,10 +82,16 @@ class _RunFiles:
         datastore_name: Any = None,
     ) -> None:
         """Uploads several files; names and paths must have the same length."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_files
+
         run_files.upload_files(self._upload_target(), self._run_id, names, paths)
 
     def upload_folder(self, name: str, path: Any, datastore_name: Any = None) -> None:
         """Uploads a folder; each file becomes ``name/<path inside the folder>``."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_files
+
         run_files.upload_folder(self._upload_target(), self._run_id, name, path)
 
     def download_file(
@@ -83,6 +102,9 @@ class _RunFiles:
         Raises:
             ArtifactNotFound: No such file (the message lists the files that exist).
         """
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_files
+
         run_files.download_file(self._services, self._run_id, name, output_file_path)
 
     def download_files(
@@ -99,6 +121,9 @@ class _RunFiles:
         Raises:
             ArtifactNotFound: Nothing matches the prefix.
         """
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_files
+
         run_files.download_files(
             self._services,
             self._run_id,
@@ -135,6 +160,11 @@ class _RunFiles:
                 message lists those that exist).
             WebserviceException: Bad model name.
         """
+        # late: job side (see the note at the top of this module)
+        # late: job side (see the note at the top of this module)
+        from runyard._services import registry
+        from runyard.core.model import Model
+
         mv = registry.register_from_run(
             self._services,
             self._run_id,
@@ -167,6 +197,10 @@ class _RunFiles:
                 f"Run {self._run_id!r} has no source snapshot (interactive runs started with "
                 "snapshot_directory=None have none); pass snapshot_id=."
             )
+        # late: job side; a job's Run.get_context() imports this module and must start fast,
+        # and restoring a snapshot pulls in the agent client, compute backends and snapshots.
+        from runyard._services import snapshots
+
         return str(snapshots.restore(self._services.layout, snapshot_id, path))
 
 

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from runyard._entities import MetricKind, MetricPoint
 from runyard._metric_values import check_metric_name
-from runyard._services import metrics
 from runyard.core._metric_points import (
     image_artifact,
     list_points,
@@ -24,6 +23,11 @@ from runyard.core._metric_points import (
 
 if TYPE_CHECKING:
     from runyard._services import Services
+
+# Job side: a job's Run.get_context() imports this module, so what it imports is paid at
+# every job's start. The services (and the SDK modules that only some methods need) are
+# imported inside the methods that use them ("late: job side"); tests/core/test_imports.py
+# holds a job's start to what logging needs.
 
 
 class _RunMetrics:
@@ -40,6 +44,9 @@ class _RunMetrics:
 
     def _log_points(self, points: Sequence[MetricPoint]) -> None:
         """Where checked points go; the job-side run overrides it to write the spool."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import metrics
+
         metrics.log_metrics(self._services, self._run_id, points)
 
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
@@ -83,6 +90,9 @@ class _RunMetrics:
         """Metrics in v1's shapes: a scalar when logged once, a list when logged many times,
         {col: [..]} for tables ({col: value} for one row), images as aml:// locations.
         ``recursive`` gives {run_id: {...}} for this run and its descendants."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import metrics
+
         return metrics.get_metrics(
             self._services,
             self._run_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from runyard._services import runs, snapshots
+from runyard._services import runs
 from runyard.core._run_files import _tracked_folders
 from runyard.core.run import Run
 from runyard.exceptions import SnapshotException, UserErrorException
@@ -177,6 +177,10 @@ class Experiment:
 
 def _take_snapshot(services: Services, directory: str) -> str:
     try:
+        # late: job side; a job's Run.get_context() imports this module and must start fast,
+        # and taking a snapshot pulls in the agent client, compute backends and snapshots.
+        from runyard._services import snapshots
+
         return snapshots.take_snapshot(services, directory, services.settings)
     except SnapshotException as exc:
         # snapshot_directory defaults to the cwd, which a notebook rarely means to snapshot.

@@ -1,7 +1,6 @@
 """Run: one execution in an experiment (v1's ``azureml.core.Run``), driver side.
 
-Light on purpose: the job side subclasses Run, so this module imports only services whose
-imports are pure Python (no SQLAlchemy; the store opens on first use).
+Light on purpose: the job side subclasses Run (see the note below the imports).
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from runyard._entities import RunError, RunInfo, RunStatus
-from runyard._services import follow, jobs, run_details, run_tags, runs
 from runyard.core._run_files import _RunFiles, _tracked_folders
 from runyard.core._run_metrics import _RunMetrics
 from runyard.exceptions import (
@@ -24,6 +22,11 @@ if TYPE_CHECKING:
     from runyard._services import Services
     from runyard.core.experiment import Experiment
     from runyard.core.workspace import Workspace
+
+# Job side: a job's Run.get_context() imports this module, so what it imports is paid at
+# every job's start. The services (and the SDK modules that only some methods need) are
+# imported inside the methods that use them ("late: job side"); tests/core/test_imports.py
+# holds a job's start to what logging needs.
 
 # v1 internals callers may pass; accepted and ignored.
 _IGNORED_KWARGS = frozenset(
@@ -69,6 +72,9 @@ class Run(_RunFiles, _RunMetrics):
         Raises:
             RunNotFound: No such run (the message says how to list runs).
         """
+        # late: job side (see the note at the top of this module)
+        from runyard._services import runs
+
         return _wrap(workspace, runs.get_run(workspace._services, run_id))
 
     @staticmethod
@@ -82,6 +88,9 @@ class Run(_RunFiles, _RunMetrics):
         _rehydrate_runs: bool = True,
     ) -> Iterator[Run]:
         """Runs of an experiment, newest first."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import runs
+
         infos = runs.list_runs(
             experiment.workspace._services,
             experiment_name=experiment.name,
@@ -121,6 +130,9 @@ class Run(_RunFiles, _RunMetrics):
         return self._info
 
     def _refresh(self) -> RunInfo:
+        # late: job side (see the note at the top of this module)
+        from runyard._services import runs
+
         self._info = runs.get_run(self._services, self._run_id)
         return self._info
 
@@ -150,6 +162,9 @@ class Run(_RunFiles, _RunMetrics):
 
     @display_name.setter
     def display_name(self, value: str) -> None:
+        # late: job side (see the note at the top of this module)
+        from runyard._services import runs
+
         self._set(runs.update_run(self._services, self._run_id, display_name=_text(value)))
 
     @property
@@ -158,6 +173,9 @@ class Run(_RunFiles, _RunMetrics):
 
     @description.setter
     def description(self, value: str) -> None:
+        # late: job side (see the note at the top of this module)
+        from runyard._services import runs
+
         self._set(runs.update_run(self._services, self._run_id, description=_text(value)))
 
     @property
@@ -203,10 +221,16 @@ class Run(_RunFiles, _RunMetrics):
 
     def get_details(self) -> dict[str, Any]:
         """v1's details dict (runId, status, startTimeUtc, runDefinition, logFiles ...)."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_details
+
         return run_details.get_details(self._services, self._run_id)
 
     def get_details_with_logs(self) -> dict[str, Any]:
         """get_details, with each logFiles value being the file's content."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_details
+
         return run_details.get_details(self._services, self._run_id, with_logs=True)
 
     def start(self) -> None:
@@ -224,19 +248,32 @@ class Run(_RunFiles, _RunMetrics):
     ) -> None:
         """Uploads the tracked outputs folder, then marks the run Failed, storing
         ``{"code", "message"}`` from the arguments."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import runs
+
         self._upload_tracked()
         if _set_status:
             self._set_status(RunStatus.FAILED, error=runs.error_from(error_details, error_code))
 
     def cancel(self) -> None:
         """Cancels the run: submitted runs through the agent, interactive ones at once."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import runs
+
         if self._get_info().run_type == runs.INTERACTIVE:
             self._upload_tracked()
             self._set_status(RunStatus.CANCELED)
             return
+        # late: job side; a job's Run.get_context() imports this module and must start fast,
+        # and canceling pulls in the agent client, compute backends and snapshots.
+        from runyard._services import jobs
+
         self._set(jobs.cancel_run(self._services, self._run_id))
 
     def _set_status(self, status: RunStatus, error: RunError | None = None) -> None:
+        # late: job side (see the note at the top of this module)
+        from runyard._services import runs
+
         self._set(runs.set_status(self._services, self._run_id, status, error=error))
 
     def wait_for_completion(
@@ -255,6 +292,10 @@ class Run(_RunFiles, _RunMetrics):
             ActivityFailedException: The run Failed and raise_on_error is set; the message
                 holds the error (with the script's last error lines).
         """
+        # late: job side; a job's Run.get_context() imports this module and must start fast,
+        # and following a run pulls in the agent client, compute backends and snapshots.
+        from runyard._services import follow
+
         info = follow.wait_for_run(
             self._services, self._run_id, show_output=show_output, out=sys.stdout
         )
@@ -275,10 +316,16 @@ class Run(_RunFiles, _RunMetrics):
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Sets several tags at once (tags can change at any time)."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_tags
+
         self._set(run_tags.set_tags(self._services, self._run_id, tags))
 
     def remove_tags(self, tags: Any) -> None:
         """Removes the given tag keys."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_tags
+
         self._set(run_tags.remove_tags(self._services, self._run_id, tags))
 
     def get_tags(self) -> dict[str, str | None]:
@@ -290,6 +337,9 @@ class Run(_RunFiles, _RunMetrics):
         Raises:
             ImmutablePropertyError: A key already holds another value (nothing changes).
         """
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_tags
+
         self._set(run_tags.add_properties(self._services, self._run_id, properties))
 
     def get_properties(self) -> dict[str, str]:
@@ -300,6 +350,9 @@ class Run(_RunFiles, _RunMetrics):
         self, name: str | None = None, run_id: str | None = None, outputs: Any = None
     ) -> Run:
         """Creates and starts a child run."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import runs
+
         info = runs.start_run(
             self._services,
             experiment_name=self._experiment.name,
@@ -319,6 +372,9 @@ class Run(_RunFiles, _RunMetrics):
         _rehydrate_runs: bool = True,
     ) -> Iterator[Run]:
         """Direct children (all descendants with recursive), filtered as given."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import runs
+
         services = self._services
         if recursive:
             ids = {i.run_id for i in runs.list_descendants(services, self._run_id)}

@@ -15,18 +15,23 @@ import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runyard import _jobenv
 from runyard._config import WorkspaceLayout
 from runyard._metric_values import check_metric_name
-from runyard._services import run_files
 from runyard._spool import IMAGE, LIST, SCALAR, TABLE, SpoolWriter
 from runyard.core._metric_points import image_artifact, list_points, row_point, table_points
-from runyard.core.experiment import Experiment
 from runyard.core.run import Run
-from runyard.core.workspace import Workspace
 from runyard.exceptions import MetricTypeConflict, RunEnvironmentException, UserErrorException
+
+if TYPE_CHECKING:
+    from runyard._services import run_files
+
+# Job side: a job's Run.get_context() imports this module, so what it imports is paid at
+# every job's start. The services (and the SDK modules that only some methods need) are
+# imported inside the methods that use them ("late: job side"); tests/core/test_imports.py
+# holds a job's start to what logging needs.
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +108,9 @@ class _SubmittedRun(Run):
         self, name: str, path: Any = None, plot: Any = None, description: str = ""
     ) -> None:
         """Logs a png file (``path``) or a matplotlib figure (``plot``) as an image."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_files
+
         check_metric_name(name)
         artifact, data = image_artifact(name, path, plot)
         self._kind(name, IMAGE)
@@ -128,6 +136,9 @@ class _SubmittedRun(Run):
 
     # ---- files: straight into the artifact store ------------------------------------------
     def _upload_target(self) -> run_files.ArtifactsOnly:
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_files
+
         if self._uploads is None:
             self._uploads = run_files.job_artifacts(WorkspaceLayout(self._workspace_dir))
         return self._uploads
@@ -248,6 +259,10 @@ class _OfflineRun:
 
 
 def _submitted_run(env: Mapping[str, str]) -> Run:
+    # late: job side (see the note at the top of this module)
+    from runyard.core.experiment import Experiment
+    from runyard.core.workspace import Workspace
+
     key = tuple(env.get(n, "") for n in (*_jobenv.REQUIRED, _jobenv.SUBSCRIPTION))
     with _cache_lock:
         run = _cache.get(key)

@@ -7,19 +7,22 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from runyard._config import Settings, WorkspaceLayout
-from runyard._services import datastores, open_services
+from runyard._services import open_services
 from runyard._services import workspaces as _ws
-from runyard.core.compute import ComputeTarget
-from runyard.core.dataset import Dataset
-from runyard.core.datastore import Datastore
-from runyard.core.environment import Environment
 from runyard.core.experiment import Experiment
-from runyard.core.model import Model
 from runyard.core.run import Run
 from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:
     from runyard._services import Services
+    from runyard.core.datastore import Datastore
+    from runyard.core.environment import Environment
+    from runyard.core.model import Model
+
+# Job side: a job's Run.get_context() builds a Workspace, so this module is on every job's
+# start-up path. The collections below import their modules on first use, which keeps
+# compute backends, environments and datasets out of a job's start (tests/core/
+# test_imports.py holds the job side to what logging needs).
 
 
 class Workspace:
@@ -305,22 +308,37 @@ class Workspace:
 
     @property
     def models(self) -> dict[str, Model]:
+        # late: job side (see the note at the top of this module)
+        from runyard.core.model import Model
+
         return {m.name: m for m in Model.list(self, latest=True)}
 
     @property
     def compute_targets(self) -> dict[str, Any]:
+        # late: job side (see the note at the top of this module)
+        from runyard.core.compute import ComputeTarget
+
         return {t.name: t for t in ComputeTarget.list(self)}
 
     @property
     def datastores(self) -> dict[str, Datastore]:
+        # late: job side (see the note at the top of this module)
+        from runyard.core.datastore import Datastore
+
         return {d.name: d for d in Datastore.list(self)}
 
     @property
     def datasets(self) -> dict[str, Any]:
+        # late: job side (see the note at the top of this module)
+        from runyard.core.dataset import Dataset
+
         return Dataset.get_all(self)
 
     @property
     def environments(self) -> dict[str, Environment]:
+        # late: job side (see the note at the top of this module)
+        from runyard.core.environment import Environment
+
         return Environment.list(self)
 
     def get_default_datastore(self) -> Datastore:
@@ -329,6 +347,9 @@ class Workspace:
         Returns:
             A Datastore (created on first use under the workspace root).
         """
+        # late: job side (see the note at the top of this module)
+        from runyard.core.datastore import Datastore
+
         return Datastore.get_default(self)
 
     def set_default_datastore(self, name: str) -> None:
@@ -337,6 +358,9 @@ class Workspace:
         Raises:
             DatastoreNotFound: No datastore with that name.
         """
+        # late: job side (see the note at the top of this module)
+        from runyard._services import datastores
+
         datastores.set_default_datastore(self._services, name)
 
     def get_run(self, run_id: str) -> Run:

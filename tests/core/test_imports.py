@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ast
-import graphlib
+import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Collection
 from pathlib import Path
+
+import pytest
 
 import runyard
 
@@ -89,63 +89,53 @@ def _runyard_modules() -> dict[str, Path]:
     return modules
 
 
-def _module_level_imports(path: Path, modules: Collection[str]) -> set[str]:
-    """The runyard modules a module's top-level statements import (imports inside
-    functions and under ``if TYPE_CHECKING:`` left out)."""
-    found = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            for alias in node.names:
-                sub = f"{node.module}.{alias.name}"
-                found.add(sub if sub in modules else node.module)
-    return {name for name in found if name in modules}
+# What a job's start (Run.get_context(), run.log) must not import: it is paid by every job.
+_NOT_AT_A_JOBS_START = (
+    "runyard._compute",
+    "runyard._envs",
+    "runyard._store.sql",
+    "runyard._services.jobs",
+    "runyard._services.follow",
+    "runyard._services.snapshots",
+    "runyard._services.agent_client",
+    "runyard._services.compute",
+    "runyard._services.environments",
+    "runyard._services.datasets",
+    "runyard._services.datastores",
+    "runyard._services.registry",
+    "runyard._services.run_details",
+    "runyard._services.metrics",
+    "runyard.core.compute",
+    "runyard.core.environment",
+    "runyard.core.dataset",
+    "runyard.core.datastore",
+    "runyard.core.model",
+    "runyard.data",
+    "runyard.train",
+)
 
 
-def test_the_sdk_module_level_import_graph_has_no_cycle():
-    modules = _runyard_modules()
-    sdk = ("runyard.core", "runyard.train", "runyard.data", "runyard.opendatasets")
-    graph = {
-        name: _module_level_imports(path, modules)
-        for name, path in modules.items()
-        if name.startswith(sdk)
-    }
-    try:
-        list(graphlib.TopologicalSorter(graph).static_order())
-    except graphlib.CycleError as exc:
-        raise AssertionError(f"module-level import cycle: {' -> '.join(exc.args[1])}") from None
-
-
-_HEAVY = {"chainer", "cupy", "ray", "optuna", "torch", "matplotlib", "numpy", "pandas", "PIL"}
-_HEAVY |= {"IPython", "ipywidgets"}
-
-
-def _late_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
-    """Imports below module level, those under ``if TYPE_CHECKING:`` left out."""
-    skip = {id(node) for node in tree.body}
-    for block in ast.walk(tree):
-        if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING":
-            skip.update(id(node) for node in ast.walk(block))
-    return [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in skip
-    ]
-
-
-def test_sdk_late_imports_are_heavy_packages_or_say_why_they_are_late():
-    unexplained = []
-    for name, path in _runyard_modules().items():
-        if not name.startswith(
-            ("runyard.core", "runyard.train", "runyard.data", "runyard.opendatasets")
-        ):
-            continue
-        lines = path.read_text(encoding="utf-8").splitlines()
-        for node in _late_imports(ast.parse("\n".join(lines))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
-            if all((n or "").split(".")[0] in _HEAVY for n in names):
-                continue
-            if not lines[node.lineno - 2].strip().startswith("# late:"):
-                unexplained.append(f"{name}:{node.lineno}: {lines[node.lineno - 1].strip()}")
-    assert unexplained == []
+@pytest.mark.parametrize("submitted", [True, False], ids=["submitted", "offline"])
+def test_a_jobs_start_imports_only_what_logging_needs(tmp_path, submitted):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZUREML_", "RUNYARD_"))}
+    if submitted:
+        env.update(
+            AZUREML_RUN_ID="exp_1_abc",
+            AZUREML_ARM_PROJECT_NAME="exp",
+            AZUREML_ARM_WORKSPACE_NAME="w",
+            RUNYARD_WORKSPACE_DIR=str(tmp_path),
+            RUNYARD_SPOOL=str(tmp_path / "spool.bin"),
+        )
+    code = (
+        "import sys\nfrom runyard.core.run import Run\n"
+        "run = Run.get_context()\nrun.log('loss', 0.5)\n"
+        "print('LOADED', type(run).__name__, *sorted(m for m in sys.modules if "
+        "m.startswith('runyard')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    kind, *loaded = out.stdout.split("LOADED ")[1].split()
+    assert kind == ("_SubmittedRun" if submitted else "_OfflineRun")
+    too_much = [m for m in loaded if m.startswith(_NOT_AT_A_JOBS_START)]
+    assert not too_much, f"a job's start imports {too_much}; import them where they are used"
