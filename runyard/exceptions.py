@@ -7,6 +7,9 @@ Every error names what was wrong and how to fix it. The azureml v1 exception nam
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 
 class RunyardError(Exception):
     """Base of every error Runyard raises on purpose."""
@@ -379,3 +382,38 @@ class InvalidModelRequest(WebserviceException, UserErrorException):
     WebserviceException for these, so both v1's and Runyard's ``except`` clauses catch it."""
 
     http_status = 400
+
+
+class DiskFull(RunyardError):
+    """Writing ``path`` failed because its file system is full (ENOSPC / EDQUOT, or SQLite's
+    "database or disk is full"). What was stored before is intact."""
+
+    http_status = 507
+
+    def __init__(self, path: str, what: str) -> None:
+        self.path = path
+        super().__init__(
+            f"The disk is full: {what} could not be written to {path!r} "
+            f"({_free_space(path)}). Free space there (for example `runyard envs prune`, or "
+            "remove old runs' files), or set RUNYARD_HOME to a folder on a larger disk."
+        )
+
+
+def _free_space(path: str) -> str:
+    """'0 bytes free of 2.0 MB on /mnt/x' for the file system holding ``path``."""
+    folder = Path(path)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        usage = shutil.disk_usage(folder)
+    except OSError:
+        return "free space unknown"
+    return f"{_size(usage.free)} free of {_size(usage.total)} on the file system of {folder}"
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
