@@ -46,6 +46,9 @@ class JobSpec:
     env: Mapping[str, str]  # the whole environment of the job's process
     driver_log: Path  # stdout and stderr are appended here, live
     node_id: str | None = None  # the node placement gave it (None on the 'local' target)
+    # Where the job's exit status is recorded durably when it ends (read by a later agent if
+    # this one dies); a remote backend brings it back in sync().
+    status_file: Path | None = None
 
 
 class JobHandle(abc.ABC):

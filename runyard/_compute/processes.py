@@ -3,7 +3,9 @@
 A job's process starts in a session of its own, with the run id in its environment
 (``AZUREML_RUN_ID``). Every process it starts inherits that variable, so "every process of
 the job" is found even for descendants that left its session or were reparented to pid 1:
-the session's group, plus each process whose environment carries the run id.
+the session's group, plus each process whose environment carries the run id. A job given a
+``status_file`` runs under ``job_wrapper.py`` (a child subreaper that records its exit status
+durably and kills what it left running).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 from runyard import _jobenv
@@ -19,6 +22,7 @@ from runyard._compute.base import JobHandle, JobSpec
 from runyard._entities import JobRef
 
 _PROC = Path("/proc")
+_WRAPPER = str(Path(__file__).with_name("job_wrapper.py"))
 
 
 def process_of_run(pid: int, run_id: str) -> bool:
@@ -89,9 +93,14 @@ class LocalProcesses:
     compute_type: str
 
     def launch(self, job: JobSpec) -> JobHandle:
+        argv = list(job.argv)
+        if job.status_file is not None:
+            # -S -E: the wrapper is standard library only, and starts fast whatever the
+            # job's PYTHONPATH holds; the job itself gets its environment unchanged.
+            argv = [sys.executable, "-S", "-E", _WRAPPER, str(job.status_file), "--", *argv]
         with open(job.driver_log, "ab") as out:
             popen = subprocess.Popen(
-                list(job.argv),
+                argv,
                 cwd=job.cwd,
                 env=dict(job.env),
                 stdin=subprocess.DEVNULL,

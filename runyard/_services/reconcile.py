@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 
-from runyard._entities import ACTIVE_STATUSES, RunInfo, RunStatus
+from runyard._compute.job_wrapper import read_status
+from runyard._entities import ACTIVE_STATUSES, RunError, RunInfo, RunStatus
 from runyard._services import Services
 from runyard._services.driver_log import driver_log_path
 from runyard._services.job_results import SpoolIngester, upload_changed
 from runyard._services.job_setup import remove_job_dir
 from runyard._services.run_errors import agent_gone_error, failure_error, timeout_error
 from runyard._services.scheduler import reattach
+from runyard._services.supervisor import EXIT_STATUS
 from runyard.exceptions import RunyardError
 
 log = logging.getLogger(__name__)
@@ -19,40 +21,51 @@ log = logging.getLogger(__name__)
 
 def finish_orphan(services: Services, info: RunInfo) -> None:
     """Ends a run whose supervisor is gone (its agent died): keeps every metric it spooled,
-    stops its job if it still runs, uploads what it left, marks it Failed. A run whose
-    script had already exited (Finalizing, exit code recorded) ends by that code."""
+    stops its job if it still runs, uploads what it left, and ends it by what happened: by
+    the script's exit code when the script had ended (recorded by the supervisor, or by the
+    job's wrapper in the job folder), else Failed (AgentDied)."""
     job_dir = services.layout.jobs_dir / info.run_id
     runtime = info.runtime
+    was_running = False
     if runtime.job is not None:
         handle = reattach(services, info.run_id, info.target, runtime.job)
         if handle is not None:
+            was_running = handle.running()
             handle.cancel(force=True)
             handle.sync()
+    code = runtime.exit_code
+    if code is None and not was_running:
+        code = read_status(job_dir / EXIT_STATUS)
     SpoolIngester(services, info.run_id, job_dir / "spool.bin").ingest()
     for folder in ("logs", "outputs"):
         upload_changed(services, info.run_id, job_dir / "wd" / folder, folder, {})
-    code = runtime.exit_code
-    error = None
-    if info.status is RunStatus.CANCEL_REQUESTED:
-        status = RunStatus.CANCELED
-        if runtime.timed_out_after is not None:
-            error = timeout_error(runtime.timed_out_after)
-    elif info.status is RunStatus.FINALIZING and code is not None:
-        # The script had ended; only its results' upload was cut short (done above).
-        log.warning("run %s: finalized after its agent died (exit code %s)", info.run_id, code)
-        status = RunStatus.COMPLETED
-        if code != 0:
-            script = str(info.definition.get("script", "?"))
-            status = RunStatus.FAILED
-            error = failure_error(script, code, driver_log_path(services, info.run_id))
-    else:
-        status = RunStatus.FAILED
-        error = agent_gone_error(runtime.agent_pid, info.status, died=True)
+    status, error = _outcome(services, info, code, was_running)
     try:
         services.store.set_run_status(info.run_id, status, error=error, expected=ACTIVE_STATUSES)
     except RunyardError as exc:
         log.warning("run %s: not reconciled: %s", info.run_id, exc)
     remove_job_dir(job_dir)
+
+
+def _outcome(
+    services: Services, info: RunInfo, code: int | None, was_running: bool
+) -> tuple[RunStatus, RunError | None]:
+    runtime = info.runtime
+    if info.status is RunStatus.CANCEL_REQUESTED:
+        if runtime.timed_out_after is not None:
+            return RunStatus.CANCELED, timeout_error(runtime.timed_out_after)
+        return RunStatus.CANCELED, None
+    if code is not None and info.status in (RunStatus.RUNNING, RunStatus.FINALIZING):
+        # The script had ended; only the rest was cut short (its results are uploaded above).
+        log.warning("run %s: finished after its agent died (exit code %s)", info.run_id, code)
+        if code == 0:
+            return RunStatus.COMPLETED, None
+        script = str(info.definition.get("script", "?"))
+        return RunStatus.FAILED, failure_error(script, code, driver_log_path(services, info.run_id))
+    ended = "was ended" if was_running else "was not running"
+    return RunStatus.FAILED, agent_gone_error(
+        runtime.agent_pid, info.status, died=True, process=ended
+    )
 
 
 def reconcile(services: Services) -> list[str]:

@@ -34,8 +34,11 @@ def failure_error(script: str, returncode: int, driver_log: Path | None) -> RunE
     return RunError(code, message, exit_code=returncode, last_error_lines=tuple(lines))
 
 
-def agent_gone_error(agent_pid: int | None, status: RunStatus, *, died: bool) -> RunError:
-    """The agent supervising the run was stopped (``died=False``) or disappeared."""
+def agent_gone_error(
+    agent_pid: int | None, status: RunStatus, *, died: bool, process: str = "was ended"
+) -> RunError:
+    """The agent supervising the run was stopped (``died=False``) or disappeared;
+    ``process`` says what became of the run's process ("was ended", "was not running")."""
     if died:
         code, what = ErrorCode.AGENT_DIED, "stopped unexpectedly"
     else:
@@ -44,7 +47,7 @@ def agent_gone_error(agent_pid: int | None, status: RunStatus, *, died: bool) ->
         code,
         f"The agent (pid {agent_pid if agent_pid is not None else 'unknown'}) that "
         f"supervised this run {what} while the run was {status.value}; the run's process "
-        "was ended and its logged metrics kept. Rerun it (experiment.submit(config)).",
+        f"{process} and its logged metrics were kept. Rerun it (experiment.submit(config)).",
     )
 
 

@@ -38,6 +38,7 @@ from runyard.exceptions import EnvironmentBuildStopped, RunyardError
 
 log = logging.getLogger(__name__)
 
+EXIT_STATUS = "exit_status.json"  # in the job folder: the job's exit code, written durably
 TICK = 0.5  # seconds between spool ingests / live log uploads / cancel checks
 KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL of a canceled job
 
@@ -239,6 +240,7 @@ class Supervisor(threading.Thread):
             env=env,
             driver_log=self.driver_log(),
             node_id=info.runtime.node_id,
+            status_file=self.job_dir / EXIT_STATUS,
         )
 
     def _follow(self, handle: JobHandle, workdir: Path) -> int | None:

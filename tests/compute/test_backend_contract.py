@@ -4,6 +4,7 @@ agent that did not launch it finds it again with ``reattach``."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -14,6 +15,7 @@ import pytest
 from runyard import _jobenv
 from runyard._compute import BACKENDS
 from runyard._compute.base import ComputeBackend, JobHandle, JobSpec
+from runyard._compute.job_wrapper import read_status
 
 CONFIG = {"min_nodes": 0, "max_nodes": 2, "idle_seconds_before_scaledown": 10}
 
@@ -127,3 +129,30 @@ def test_cancel_spares_processes_of_other_runs(backend, tmp_path) -> None:
     assert two.running() and two.wait(0.05) is None
     two.cancel(force=True)
     assert _exit_code(two) < 0
+
+
+def test_a_wrapped_job_records_its_exit_status_and_leaves_nothing_running(
+    backend, tmp_path
+) -> None:
+    status = tmp_path / "exit_status.json"
+    # The job exits 4 once its detached grandchild runs: the grandchild must not outlive it.
+    code = DETACHED.rsplit("time.sleep(120)", 1)[0] + "sys.exit(4)\n"
+    spec = dataclasses.replace(_spec(tmp_path, "run-g", code), status_file=status)
+    handle = backend.launch(spec)
+    assert _exit_code(handle) == 4
+    assert read_status(status) == 4
+    grandchild = int((tmp_path / "pids.txt").read_text().split()[1])
+    _until(lambda: not _alive(grandchild), 10, "the job's leftover process to be killed")
+
+
+def test_a_wrapped_job_cancelled_records_the_signal(backend, tmp_path) -> None:
+    status = tmp_path / "exit_status.json"
+    spec = dataclasses.replace(
+        _spec(tmp_path, "run-h", "open('started', 'w').close()\nimport time\ntime.sleep(60)\n"),
+        status_file=status,
+    )
+    handle = backend.launch(spec)
+    _until(lambda: (tmp_path / "started").exists(), 30, "the job to start")
+    handle.cancel()
+    assert _exit_code(handle) == -15
+    assert read_status(status) == -15
