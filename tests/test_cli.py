@@ -139,3 +139,12 @@ def test_console_script_runs(filled):
     )
     assert [m["id"] for m in json.loads(out.stdout)] == ["cli-model:1"]
     assert Model.list(filled.experiment.workspace)[0].id == "cli-model:1"
+
+
+def test_agent_start_status_and_stop(ws):
+    text = _ok("agent", "status", "-w", "test-ws")
+    assert "not running" in text and "runyard agent start -w test-ws" in text
+    assert "Agent started (pid " in _ok("agent", "start", "-w", "test-ws")
+    assert "already running" in _ok("agent", "start", "-w", "test-ws")
+    assert json.loads(_ok("agent", "status", "-w", "test-ws", "--json"))["running"] is True
+    assert "Agent stopped." in _ok("agent", "stop", "-w", "test-ws")

@@ -20,15 +20,15 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from runyard import _jobenv
 from runyard._config import Settings, WorkspaceLayout
-from runyard._entities import ACTIVE_STATUSES, RunStatus
-from runyard._services import open_services
-from runyard.exceptions import ExperimentExecutionException
+from runyard._entities import ACTIVE_STATUSES, RunInfo, RunStatus
+from runyard._services import Services, open_services
+from runyard.exceptions import ExperimentExecutionException, RunyardError
 
 log = logging.getLogger(__name__)
 
@@ -227,4 +227,22 @@ def stop_agent(layout: WorkspaceLayout, timeout: float = 30.0) -> bool:
             f"{timeout:.0f} s after SIGTERM; see {log_path(layout)}, or kill it with "
             f"`kill -9 {pid}` (its runs are then failed when the agent next starts)."
         )
+    return True
+
+
+def revive_agent(services: Services, runs: Iterable[RunInfo]) -> bool:
+    """Starts the workspace's agent when one of ``runs`` waits for it (agent-managed, not
+    ended) and no agent runs: it died, and the new one reconciles or runs them. Reads must
+    still answer when it cannot start (a read-only workspace): that is logged, not raised.
+    True when an agent was started."""
+    if not any(r.agent_managed and not r.status.is_terminal() for r in runs):
+        return False
+    if agent_pid(services.layout) is not None:
+        return False
+    try:
+        ensure_agent(services.layout, services.settings)
+    except (OSError, RunyardError) as exc:
+        root = services.layout.root
+        log.warning("the agent of %s is not running and could not be started: %s", root, exc)
+        return False
     return True

@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from runyard._entities import ErrorCode, ExperimentInfo, RunError, RunInfo, RunRuntime, RunStatus
+from runyard._services.agent_client import revive_agent
 from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:
@@ -100,7 +101,11 @@ def _user() -> str:
 
 
 def get_run(services: Services, run_id: str) -> RunInfo:
-    return services.store.get_run(run_id)
+    """The run as stored; starts the agent when the run waits for one that died (so that
+    polling ``get_status()`` alone reaches the run's true end)."""
+    info = services.store.get_run(run_id)
+    revive_agent(services, [info])
+    return info
 
 
 def update_run(
@@ -125,7 +130,7 @@ def list_runs(
     statuses: Collection[str] | None = None,
     include_children: bool = False,
 ) -> list[RunInfo]:
-    return services.store.list_runs(
+    found = services.store.list_runs(
         experiment_name=experiment_name,
         parent_run_id=parent_run_id,
         include_children=include_children,
@@ -134,6 +139,8 @@ def list_runs(
         properties=_filter_arg(properties),
         run_type=run_type,
     )
+    revive_agent(services, found)
+    return found
 
 
 def _run_status(value: Any) -> RunStatus:

@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from runyard._entities import RunStatus
+from runyard._services import runs
 from runyard._services.agent_client import agent_pid, agent_status
 
 pytestmark = pytest.mark.timeout(120)
@@ -123,3 +124,47 @@ def test_agent_killed_while_finalizing_ends_the_run_by_its_exit_code(
     assert len(names) == 30
     assert services.store.get_metrics(info.run_id)["acc"].values == [0.9]
     assert not (services.layout.jobs_dir / info.run_id).exists()
+
+
+FINISHES_ON_GO = (
+    "import os, time\n"
+    "from runyard.core.run import Run\n"
+    "run = Run.get_context()\n"
+    "run.log('before', 1)\n"
+    "print('MARKER-WAITING', flush=True)\n"
+    "while not os.path.exists(os.environ['GO_FILE']):\n"
+    "    time.sleep(0.02)\n"
+    "os.makedirs('outputs', exist_ok=True)\n"
+    "open('outputs/model.txt', 'w').write('weights')\n"
+    "run.log('after', 2)\n"
+)
+
+
+def test_polling_status_alone_ends_a_run_whose_agent_died_by_what_really_happened(
+    services, source, submit, wait_for_marker, wait_until, tmp_path
+) -> None:
+    """The agent is SIGKILLed while the job runs; the job then ends by itself. Nobody calls
+    submit or wait_for_completion: reading the run's status brings an agent up, and the run
+    ends Completed (its exit code was recorded by the job's wrapper), outputs saved."""
+    go = tmp_path / "go"
+    info = submit(services, source(**{"train.py": FINISHES_ON_GO}),
+                  environment_variables={"GO_FILE": str(go)})  # fmt: skip
+    wait_for_marker(services, info.run_id, "MARKER-WAITING")
+    old_agent = agent_pid(services.layout)
+    os.kill(old_agent, signal.SIGKILL)
+    wait_until(lambda: agent_pid(services.layout) is None, 10, "the agent lock to be released")
+    go.touch()
+    status_file = services.layout.jobs_dir / info.run_id / "exit_status.json"
+    wait_until(status_file.exists, 30, "the job's wrapper to record its exit status")
+
+    wait_until(
+        lambda: runs.get_run(services, info.run_id).status.is_terminal(),
+        30,
+        "status polling alone to end the run",
+    )
+    done = runs.get_run(services, info.run_id)
+    assert done.status is RunStatus.COMPLETED, done.error
+    assert agent_pid(services.layout) not in (None, old_agent)
+    assert services.artifacts.read_bytes(f"runs/{info.run_id}/outputs/model.txt") == b"weights"
+    metrics = services.store.get_metrics(info.run_id)
+    assert metrics["before"].values == [1] and metrics["after"].values == [2]
