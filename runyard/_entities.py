@@ -59,6 +59,7 @@ class ErrorCode(str, enum.Enum):
     DATASET_INPUT_FAILED = "DatasetInputFailed"
     COMPUTE_TARGET_NOT_FOUND = "ComputeTargetNotFound"
     MAX_RUN_DURATION_EXCEEDED = "MaxRunDurationExceeded"
+    DISK_FULL = "DiskFull"  # a write of the run's spool, files or records found no space
 
     def __str__(self) -> str:
         return self.value

@@ -31,7 +31,7 @@ from runyard._entities import ErrorCode, RunError, RunInfo, RunRuntime, RunStatu
 from runyard._services import Services, close_all, open_services
 from runyard._services.agent_client import lock_path, wake_path
 from runyard._services.driver_log import append_driver_log
-from runyard._services.reconcile import reconcile
+from runyard._services.reconcile import finish_orphan, reconcile
 from runyard._services.scheduler import Scheduler
 from runyard._services.supervisor import Supervisor
 from runyard.exceptions import ComputeTargetException
@@ -47,6 +47,7 @@ class Agent:
         self.layout, self.settings, self.idle_seconds = layout, settings, idle_seconds
         self.stopping = threading.Event()
         self.supervisors: dict[str, Supervisor] = {}
+        self.unfinished: dict[str, RunError] = {}  # runs to end once the store can be written
         self.wake_fd = -1
 
     def _open_wake(self) -> None:
@@ -98,7 +99,7 @@ class Agent:
         last_busy = time.monotonic()
         while not self.stopping.is_set():
             queued_left = self._schedule()
-            if self.supervisors or queued_left:
+            if self.supervisors or queued_left or self.unfinished:
                 last_busy = time.monotonic()
             elif time.monotonic() - last_busy > self.idle_seconds:
                 self._close_wake()  # from here submitters see "no agent" and wait for the lock
@@ -116,7 +117,11 @@ class Agent:
         max_nodes builds per cluster at once), then Queued again until a node is free ->
         Starting. Runs waiting for a node get one in submit order."""
         now = time.time()
+        for sup in self.supervisors.values():
+            if not sup.is_alive() and sup.unfinished is not None:
+                self.unfinished[sup.run_id] = sup.unfinished
         self.supervisors = {k: s for k, s in self.supervisors.items() if s.is_alive()}
+        self._end_unfinished()
         queued = self.services.store.list_runs(
             statuses=[RunStatus.QUEUED], include_children=True, agent_managed=True
         )
@@ -136,6 +141,19 @@ class Agent:
             if info.run_id not in ready:
                 left += not self._start_preparing(info, backends, now)
         return left > 0 or busy
+
+    def _end_unfinished(self) -> None:
+        """Ends runs whose supervisor could not (the store failed, e.g. a full disk), once
+        the store takes it; until then they are retried at every pass."""
+        for run_id, error in list(self.unfinished.items()):
+            try:
+                info = self.services.store.get_run(run_id)
+                if info.status.is_active():
+                    finish_orphan(self.services, info, error)
+            except Exception as exc:  # still failing: keep it for the next pass
+                log.warning("run %s: still cannot be ended: %s", run_id, exc)
+                continue
+            del self.unfinished[run_id]
 
     def _start_preparing(
         self,

@@ -11,7 +11,12 @@ from runyard._services import Services
 from runyard._services.driver_log import driver_log_path
 from runyard._services.job_results import SpoolIngester, upload_changed
 from runyard._services.job_setup import remove_job_dir
-from runyard._services.run_errors import agent_gone_error, failure_error, timeout_error
+from runyard._services.run_errors import (
+    agent_gone_error,
+    failure_error,
+    pending_error,
+    timeout_error,
+)
 from runyard._services.scheduler import reattach
 from runyard._services.supervisor import EXIT_STATUS
 from runyard.exceptions import RunyardError
@@ -19,7 +24,7 @@ from runyard.exceptions import RunyardError
 log = logging.getLogger(__name__)
 
 
-def finish_orphan(services: Services, info: RunInfo) -> None:
+def finish_orphan(services: Services, info: RunInfo, error: RunError | None = None) -> None:
     """Ends a run whose supervisor is gone (its agent died): keeps every metric it spooled,
     stops its job if it still runs, uploads what it left, and ends it by what happened: by
     the script's exit code when the script had ended (recorded by the supervisor, or by the
@@ -39,10 +44,14 @@ def finish_orphan(services: Services, info: RunInfo) -> None:
     SpoolIngester(services, info.run_id, job_dir / "spool.bin").ingest()
     for folder in ("logs", "outputs"):
         upload_changed(services, info.run_id, job_dir / "wd" / folder, folder, {})
-    status, error = _outcome(services, info, code, was_running)
+    error = error or pending_error(job_dir)
+    if error is not None and info.status is not RunStatus.CANCEL_REQUESTED:
+        status = RunStatus.FAILED  # supervising it failed: that is what happened
+    else:
+        status, error = _outcome(services, info, code, was_running)
     try:
         services.store.set_run_status(info.run_id, status, error=error, expected=ACTIVE_STATUSES)
-    except RunyardError as exc:
+    except RunyardError as exc:  # ended meanwhile: nothing to do
         log.warning("run %s: not reconciled: %s", info.run_id, exc)
     remove_job_dir(job_dir)
 

@@ -3,11 +3,17 @@ a timeout."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import json
 import signal
 from pathlib import Path
 
 from runyard._entities import ErrorCode, RunError, RunStatus
 from runyard._services.driver_log import DRIVER_LOG, last_error_lines
+from runyard.exceptions import DiskFull, RunyardError
+
+PENDING_ERROR = "pending_error.json"  # in the job folder
 
 
 def signal_text(returncode: int) -> str:
@@ -58,3 +64,36 @@ def timeout_error(limit: float) -> RunError:
         f"{limit:g}. Pass a larger value, e.g. ScriptRunConfig(..., "
         "max_run_duration_seconds=...) (v1's default is 2592000, 30 days).",
     )
+
+
+def supervision_error(exc: BaseException) -> RunError:
+    """Why supervising a run failed, for its error: a full disk says where and how much is
+    free; our own errors keep their message; anything else is a bug of ours, named."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        exc = DiskFull(str(exc.filename or "?"), "the run's files")
+    if isinstance(exc, DiskFull):
+        return RunError(ErrorCode.DISK_FULL, str(exc))
+    if isinstance(exc, RunyardError):
+        return RunError(ErrorCode.SUPERVISOR_ERROR, f"Supervising the run failed: {exc}")
+    return RunError(
+        ErrorCode.SUPERVISOR_ERROR,
+        f"Supervising the run failed ({type(exc).__name__}: {exc}); see the agent's log "
+        "(agent/agent.log in the workspace folder) and report it.",
+    )
+
+
+def save_pending_error(job_dir: Path, error: RunError) -> None:
+    """Keeps an error the store could not take (full disk) beside the job, so that the agent,
+    or the next one, ends the run with it once the store can be written."""
+    with contextlib.suppress(OSError):
+        (job_dir / PENDING_ERROR).write_text(json.dumps(error.to_dict()))
+
+
+def pending_error(job_dir: Path) -> RunError | None:
+    try:
+        data = json.loads((job_dir / PENDING_ERROR).read_text())
+    except (OSError, ValueError):
+        return None
+    code = data.get("code", ErrorCode.SUPERVISOR_ERROR.value)
+    known = {c.value for c in ErrorCode}
+    return RunError(ErrorCode(code) if code in known else str(code), str(data.get("message")))

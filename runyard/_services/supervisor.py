@@ -21,7 +21,7 @@ from pathlib import Path
 
 from runyard import _jobenv
 from runyard._compute.base import ComputeBackend, JobHandle, JobSpec
-from runyard._entities import ErrorCode, RunError, RunInfo, RunRuntime, RunStatus
+from runyard._entities import ACTIVE_STATUSES, ErrorCode, RunError, RunInfo, RunRuntime, RunStatus
 from runyard._services import Services
 from runyard._services import job_setup as setup
 from runyard._services.driver_log import (
@@ -32,7 +32,13 @@ from runyard._services.driver_log import (
     log_file,
 )
 from runyard._services.job_results import SpoolIngester, upload_changed
-from runyard._services.run_errors import agent_gone_error, failure_error, timeout_error
+from runyard._services.run_errors import (
+    agent_gone_error,
+    failure_error,
+    save_pending_error,
+    supervision_error,
+    timeout_error,
+)
 from runyard._services.snapshots import materialize
 from runyard.exceptions import EnvironmentBuildStopped, RunyardError
 
@@ -84,17 +90,33 @@ class Supervisor(threading.Thread):
         self.preparing = True  # until the environment is ready (the agent bounds these)
         self.max_duration: float | None = None  # maxRunDurationSeconds of the definition
         self.timed_out = False
+        self.unfinished: RunError | None = None  # set when the run could not be ended
 
     def run(self) -> None:
         try:
             self._run()
         except Exception as exc:  # the agent must outlive any single job's failure
             log.exception("run %s: supervisor failed", self.run_id)
-            self._set(RunStatus.FAILED, RunError(ErrorCode.SUPERVISOR_ERROR, repr(exc)))
             if self.handle is not None:
                 self.handle.cancel(force=True)
+            self._fail(supervision_error(exc))
         finally:
             self.on_exit()
+
+    def _fail(self, error: RunError) -> None:
+        """Ends the run Failed with ``error`` after supervising it failed. When the store
+        cannot take it either (a full disk), the error is kept beside the job and
+        ``unfinished`` set: the agent ends the run with it once the store can be written."""
+        try:
+            self.services.store.set_run_status(
+                self.run_id, RunStatus.FAILED, error=error, expected=ACTIVE_STATUSES
+            )
+        except Exception as again:  # the store itself fails: never leave the run behind
+            log.error("run %s: could not be marked Failed yet: %s", self.run_id, again)
+            save_pending_error(self.job_dir, error)
+            self.unfinished = error
+            return
+        self._cleanup()
 
     def _set(
         self,
