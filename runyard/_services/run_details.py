@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from runyard._entities import RunStatus
+from runyard._services.agent_client import revive_agent
 from runyard._services.run_files import list_files, run_key
 from runyard._services.runs import _user
 
@@ -25,6 +26,7 @@ def log_file_names(services: Services, run_id: str) -> list[str]:
 def get_details(services: Services, run_id: str, *, with_logs: bool = False) -> dict[str, Any]:
     """v1's camelCase details dict."""
     info = services.store.get_run(run_id)
+    revive_agent(services, [info])
     log_files: dict[str, str] = {}
     for name in log_file_names(services, run_id):
         key = run_key(run_id, name)
