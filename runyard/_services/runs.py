@@ -10,7 +10,6 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from runyard._entities import ErrorCode, ExperimentInfo, RunError, RunInfo, RunRuntime, RunStatus
-from runyard._services.agent_client import revive_agent
 from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:
@@ -103,6 +102,9 @@ def _user() -> str:
 def get_run(services: Services, run_id: str) -> RunInfo:
     """The run as stored; starts the agent when the run waits for one that died (so that
     polling ``get_status()`` alone reaches the run's true end)."""
+    # late: job side; a job's start imports this module, and needs no agent client
+    from runyard._services.agent_client import revive_agent
+
     info = services.store.get_run(run_id)
     revive_agent(services, [info])
     return info
@@ -130,6 +132,9 @@ def list_runs(
     statuses: Collection[str] | None = None,
     include_children: bool = False,
 ) -> list[RunInfo]:
+    # late: job side; a job's start imports this module, and needs no agent client
+    from runyard._services.agent_client import revive_agent
+
     found = services.store.list_runs(
         experiment_name=experiment_name,
         parent_run_id=parent_run_id,
