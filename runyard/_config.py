@@ -16,6 +16,66 @@ from runyard.exceptions import UserErrorException
 DEFAULT_SNAPSHOT_MAX_BYTES = 300 * 1024 * 1024  # v1's limit (300 MB)
 DEFAULT_SNAPSHOT_MAX_FILES = 2000  # v1's limit
 
+# Everything under RUNYARD_HOME is private to its user: the store holds runs' environment
+# variables (often secrets), and the logs what jobs print.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+# What the agent daemon runs under, so whatever it (SQLite, uv, shutil) creates is private.
+PRIVATE_UMASK = 0o077
+_user_umask: int | None = None
+
+
+def make_private_dir(path: Path, *, tighten_from: Path | None = None) -> Path:
+    """``mkdir -p path`` whose new folders are 0700 whatever the umask (mkdir honours it).
+
+    Existing folders from ``tighten_from`` down to ``path`` (Runyard's own: the home, the
+    workspace) lose group and other access, so an older, looser home is closed too.
+    """
+    path = Path(path)
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            continue  # made at the same moment by another Runyard process, also private
+        os.chmod(folder, PRIVATE_DIR_MODE)
+    chain = [path, *path.parents]
+    if tighten_from is not None and Path(tighten_from) in chain:
+        for folder in chain[: chain.index(Path(tighten_from)) + 1]:
+            make_private(folder)
+    return path
+
+
+def make_private(path: Path) -> None:
+    """Takes group and other access away from a file or folder of ours that has any."""
+    st = os.stat(path)
+    if st.st_uid == os.getuid() and st.st_mode & 0o077:
+        os.chmod(path, st.st_mode & 0o700)
+
+
+def private_opener(path: str, flags: int) -> int:
+    """``open(path, mode, opener=private_opener)``: a file it creates is 0600."""
+    return os.open(path, flags, PRIVATE_FILE_MODE)
+
+
+def use_private_umask() -> None:
+    """The agent daemon's first step: what it creates is 0600/0700 (SDK processes never
+    change their umask; they create with explicit modes). Remembers the user's umask."""
+    global _user_umask
+    previous = os.umask(PRIVATE_UMASK)
+    if _user_umask is None:
+        _user_umask = previous
+
+
+def user_umask() -> int:
+    """The umask this process had before ``use_private_umask`` (-1: it never changed, which
+    is ``subprocess.Popen``'s "leave it"). Jobs get it back: their own files are the user's."""
+    return -1 if _user_umask is None else _user_umask
+
 
 def _int_env(environ: Mapping[str, str], name: str, default: int) -> int:
     raw = environ.get(name)
@@ -102,6 +162,11 @@ class WorkspaceLayout:
     def agent_dir(self) -> Path:
         """agent.lock (held while the agent lives), agent.wake (FIFO), agent.log."""
         return self.root / "agent"
+
+    @property
+    def secrets_dir(self) -> Path:
+        """The workspace's secrets (Keyvault), one 0600 file each, apart from run records."""
+        return self.root / "secrets"
 
     def store_uri(self, settings: Settings | None = None) -> str:
         if settings is not None and settings.store_uri:

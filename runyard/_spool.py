@@ -40,7 +40,7 @@ class SpoolWriter:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         # (name, description) -> the record's text up to the value; built once per name.
         self._prefixes: dict[tuple[str, str], str] = {}
 

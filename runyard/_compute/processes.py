@@ -19,6 +19,7 @@ from pathlib import Path
 
 from runyard import _jobenv
 from runyard._compute.base import JobHandle, JobSpec
+from runyard._config import user_umask
 from runyard._entities import JobRef
 
 _PROC = Path("/proc")
@@ -107,6 +108,7 @@ class LocalProcesses:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                umask=user_umask(),  # the agent's is private; the job's files are the user's
             )
         return LocalJobHandle(self.compute_type, job.run_id, popen.pid, popen)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from uv import find_uv_bin
 
+from runyard._config import PRIVATE_DIR_MODE, make_private_dir
 from runyard._envs.spec import EnvSpec
 from runyard.exceptions import (
     EnvironmentBuildFailed,
@@ -118,7 +119,7 @@ def ensure_env(spec: EnvSpec, settings: BuildSettings, log: LogFn) -> BuiltEnv:
     if found is not None:
         log(f"Environment {spec_hash[:12]} found in the cache at {found.path}; reusing it.")
         return found
-    settings.envs_root.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.envs_root, tighten_from=settings.envs_root)
     with _locked(settings.envs_root / f"{spec_hash}.lock", log, spec_hash, settings.should_stop):
         found = lookup(settings.envs_root, spec_hash)
         if found is not None:
@@ -134,7 +135,7 @@ class _locked:
         self._path, self._log, self._hash, self._stop = path, log, spec_hash, should_stop
 
     def __enter__(self) -> None:
-        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         waiting = False
         while True:
             try:
@@ -222,6 +223,7 @@ def _build(spec: EnvSpec, spec_hash: str, settings: BuildSettings, log: LogFn) -
             "build_seconds": round(time.monotonic() - started, 3),
         }
         (tmp / MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
+        os.chmod(tmp, PRIVATE_DIR_MODE)  # uv made it under the builder's umask
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

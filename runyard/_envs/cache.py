@@ -81,7 +81,7 @@ def prune(
 
 def _remove_unlocked(envs_root: Path, spec_hash: str, path: Path) -> bool:
     lock = envs_root / f"{spec_hash}.lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 
 from runyard._compute.base import ComputeBackend
-from runyard._config import Settings, WorkspaceLayout
+from runyard._config import Settings, WorkspaceLayout, make_private_dir, use_private_umask
 from runyard._entities import ErrorCode, RunError, RunInfo, RunRuntime, RunStatus
 from runyard._services import Services, close_all, open_services
 from runyard._services.agent_client import lock_path, wake_path
@@ -263,8 +263,8 @@ def _prepared_python(info: RunInfo) -> str | None:
 
 
 def _hold_lock(layout: WorkspaceLayout) -> int | None:
-    layout.agent_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path(layout), os.O_RDWR | os.O_CREAT, 0o644)
+    make_private_dir(layout.agent_dir)
+    fd = os.open(lock_path(layout), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -280,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m runyard._services.agent <workspace root>", file=sys.stderr)
         return 2
+    # Whatever the agent, SQLite and uv create is private; jobs get the user's umask back
+    # (runyard._compute.processes): the files a script writes are the user's business.
+    use_private_umask()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s agent[%(process)d] %(levelname)s %(message)s"
     )

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runyard import _jobenv
-from runyard._config import Settings, WorkspaceLayout
+from runyard._config import PRIVATE_FILE_MODE, Settings, WorkspaceLayout, make_private_dir
 from runyard._entities import ACTIVE_STATUSES, RunInfo, RunStatus
 from runyard._services import Services, open_services
 from runyard.exceptions import ExperimentExecutionException, RunyardError
@@ -88,7 +88,7 @@ def wake(layout: WorkspaceLayout) -> bool:
 
 @contextlib.contextmanager
 def _spawn_lock(layout: WorkspaceLayout) -> Iterator[None]:
-    fd = os.open(layout.agent_dir / "spawn.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(layout.agent_dir / "spawn.lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -126,7 +126,7 @@ def _spawn(layout: WorkspaceLayout, settings: Settings) -> None:
             1,
             str(log_path(layout)),
             os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-            0o644,
+            PRIVATE_FILE_MODE,
         ),
         (os.POSIX_SPAWN_DUP2, 1, 2),
     ]
@@ -153,7 +153,7 @@ def ensure_agent(layout: WorkspaceLayout, settings: Settings) -> None:
     Raises:
         ExperimentExecutionException: the agent did not start (its log tail is quoted).
     """
-    layout.agent_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(layout.agent_dir)
     if wake(layout):
         return
     with _spawn_lock(layout):

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runyard._config import make_private_dir
 from runyard._entities import DatastoreInfo
 from runyard.exceptions import DatastoreExists, DatastoreNotFound, UserErrorException
 
@@ -35,7 +36,7 @@ def ensure_default_datastore(services: Services) -> DatastoreInfo:
     if found is not None:
         return found
     folder = services.layout.root / "datastores" / DEFAULT_DATASTORE_NAME
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_dir(folder)
     try:
         return services.store.register_datastore(
             name=DEFAULT_DATASTORE_NAME,

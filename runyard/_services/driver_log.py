@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from runyard._config import make_private_dir, private_opener
 from runyard._services import Services
 
 DRIVER_LOG_NAME = "70_driver_log.txt"
@@ -22,7 +23,7 @@ def log_file(services: Services, run_id: str, name: str) -> Path:
     path = services.artifacts.local_path(f"runs/{run_id}/azureml-logs/{name}")
     if path is None:
         path = services.layout.jobs_dir / run_id / name
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     return path
 
 
@@ -31,7 +32,7 @@ def driver_log_path(services: Services, run_id: str) -> Path:
 
 
 def append_driver_log(services: Services, run_id: str, *lines: str) -> None:
-    with open(driver_log_path(services, run_id), "a", encoding="utf-8") as f:
+    with open(driver_log_path(services, run_id), "a", encoding="utf-8", opener=private_opener) as f:
         f.writelines(f"{line}\n" for line in lines)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runyard._config import Settings, WorkspaceLayout
+from runyard._config import Settings, WorkspaceLayout, make_private_dir
 from runyard.exceptions import SnapshotException, UserErrorException
 
 if TYPE_CHECKING:
@@ -158,8 +158,8 @@ def take_snapshot(
     _check_limits(source, files, settings)
     blobs = layout.snapshots_dir / "blobs"
     manifests = layout.snapshots_dir / "manifests"
-    blobs.mkdir(parents=True, exist_ok=True)
-    manifests.mkdir(parents=True, exist_ok=True)
+    make_private_dir(blobs)
+    make_private_dir(manifests)
     manifest = {f.rel: [_store_blob(blobs, f.path), f.mode & 0o777] for f in files}
     text = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
     snapshot_id = hashlib.sha256(text).hexdigest()

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from runyard._config import Settings, WorkspaceLayout
+from runyard._config import Settings, WorkspaceLayout, make_private_dir
 from runyard.exceptions import UserErrorException
 
 WORKSPACE_NAME_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{2,32}$")
@@ -121,7 +121,8 @@ def create_workspace(
         tags=dict(tags or {}),
     )
     for folder in (layout.artifacts_dir, layout.snapshots_dir, layout.jobs_dir, layout.agent_dir):
-        folder.mkdir(parents=True, exist_ok=True)
+        make_private_dir(folder)
+    make_private_dir(layout.root, tighten_from=settings.home)
     if not _publish_json(layout.workspace_json, _identity_dict(identity)):
         # Another process won the race: its identity is the workspace's.
         winner = read_identity(layout)
@@ -214,7 +215,8 @@ def find_config_file(
         "parent directories. Please check whether the workspace configuration file exists, "
         "or provide the full path to the configuration file as an argument. To create one: "
         "ws = Workspace.create('<name>', exist_ok=True); ws.write_config(), or run "
-        "`runyard workspace create <name>` in this folder."
+        "`runyard workspace create <name> --write-config` in this folder (it writes "
+        ".azureml/config.json)."
     )
 
 

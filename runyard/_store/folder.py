@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from runyard._artifact_names import check_artifact_name
+from runyard._config import make_private_dir
 from runyard._store.artifacts import ArtifactStore
 from runyard.exceptions import ArtifactNotFound, UserErrorException
 
@@ -22,7 +23,7 @@ class FolderArtifactStore(ArtifactStore):
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).expanduser().resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.root)
 
     def _path(self, key: str) -> Path:
         return self.root / check_artifact_name(key)
@@ -33,7 +34,7 @@ class FolderArtifactStore(ArtifactStore):
 
     def _write_atomically(self, key: str, write: Callable[[BinaryIO], object]) -> None:
         dest = self._path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(dest.parent)
         # Same folder as the destination, so os.replace is a rename on one filesystem.
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
         try:
