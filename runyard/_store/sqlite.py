@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
 
+from runyard._config import make_private, make_private_dir
 from runyard._store import sqlite_file
 from runyard._store.migrations import HEAD_REVISION, KNOWN_REVISIONS
 from runyard._store.migrations.upgrade import current_revision, upgrade_to_head
@@ -67,6 +68,14 @@ def _engine(
     return engine
 
 
+def _keep_private(db: Path) -> None:
+    # 0600 before SQLAlchemy opens it: SQLite creates -wal and -shm with the database
+    # file's mode, so all three stay private whatever the umask (older, looser ones too).
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        if path.exists():
+            make_private(path)
+
+
 def open(uri: str) -> SqlStore:  # noqa: A001 - mirrors postgres.open
     """A SqlStore on the SQLite file named by ``sqlite:///path``, migrated to head (or
     read-only, at head, when this process may not write it)."""
@@ -78,9 +87,10 @@ def open(uri: str) -> SqlStore:  # noqa: A001 - mirrors postgres.open
     problem = sqlite_file.write_problem(path)
     if problem is not None:
         return _open_read_only(path, problem)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     if not path.exists():
         sqlite_file.create_new(path)
+    _keep_private(path)
     writes = _engine(uri, path, immediate=True)
     reads = _engine(uri, path, immediate=False)
     store = SqlStore(writes, read_engine=reads)
