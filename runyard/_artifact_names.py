@@ -11,6 +11,11 @@ from pathlib import PurePosixPath
 
 from runyard.exceptions import InvalidArtifactName
 
+# Azure's blob (artifact) name limit, which v1 runs hit at the same length.
+MAX_ARTIFACT_NAME_LENGTH = 1024
+# One path component on the folder artifact store (NAME_MAX on Linux and macOS).
+MAX_ARTIFACT_PART_BYTES = 255
+
 
 def check_artifact_name(name: object) -> str:
     """Returns the normalised name, or raises InvalidArtifactName naming the problem.
@@ -33,4 +38,19 @@ def check_artifact_name(name: object) -> str:
     norm = posixpath.normpath(name)
     if norm in (".", "") or norm.startswith("../"):
         raise InvalidArtifactName(name, "it does not name a file inside the run")
+    if len(norm) > MAX_ARTIFACT_NAME_LENGTH:
+        raise InvalidArtifactName(
+            f"{norm[:60]}...",
+            f"it is {len(norm)} characters long and artifact names are at most "
+            f"{MAX_ARTIFACT_NAME_LENGTH}; use shorter folder or file names",
+        )
+    for part in norm.split("/"):
+        size = len(part.encode("utf-8", "surrogatepass"))
+        if size > MAX_ARTIFACT_PART_BYTES:
+            raise InvalidArtifactName(
+                f"{norm[:60]}...",
+                f"its part {part[:40]!r}... is {size} bytes and each folder or file name is "
+                f"at most {MAX_ARTIFACT_PART_BYTES} bytes (the file system's limit); "
+                "shorten that part",
+            )
     return norm

@@ -72,6 +72,11 @@ class MetricKind(str, enum.Enum):
     LIST = "list"  # run.log_list: values of one list
     TABLE = "table"  # run.log_row / run.log_table: each point is one row (a dict)
     IMAGE = "image"  # run.log_image: the point's value is the artifact name
+    # v1's JSON metrics (azureml.v1.<kind>): each point's value is the logged JSON object.
+    CONFUSION_MATRIX = "confusion_matrix"
+    ACCURACY_TABLE = "accuracy_table"
+    RESIDUALS = "residuals"
+    PREDICTIONS = "predictions"
 
 
 @dataclass(frozen=True, slots=True)

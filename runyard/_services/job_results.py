@@ -9,6 +9,7 @@ from typing import Any
 
 from runyard._artifact_names import check_artifact_name
 from runyard._entities import MetricKind, MetricPoint
+from runyard._metric_values import JSON_KINDS
 from runyard._services import Services
 from runyard._services.driver_log import append_driver_log
 from runyard._spool import IMAGE, LIST, SCALAR, TABLE, read_records
@@ -29,6 +30,8 @@ def _points(record: Mapping[str, Any]) -> list[MetricPoint]:
         return [MetricPoint(name, MetricKind.SCALAR, value, t, record.get("s"), desc)]
     if kind == IMAGE:
         return [MetricPoint(name, MetricKind.IMAGE, value, t, None, desc)]
+    if kind in JSON_KINDS:  # log_confusion_matrix & co: one JSON object
+        return [MetricPoint(name, MetricKind(kind), value, t, None, desc)]
     if kind == TABLE and isinstance(value, list):  # log_table: a list of rows
         return [MetricPoint(name, MetricKind.TABLE, row, t, None, desc) for row in value]
     if kind == TABLE:

@@ -14,7 +14,7 @@ from typing import Any
 
 from runyard._artifact_names import check_artifact_name
 from runyard._entities import MetricKind, MetricPoint
-from runyard._metric_values import check_metric_name, check_scalar
+from runyard._metric_values import JSON_METRICS, check_json_metric, check_metric_name, check_scalar
 from runyard.exceptions import UserErrorException
 
 
@@ -38,6 +38,13 @@ def list_points(name: str, value: Any, description: str = "") -> list[MetricPoin
     values = [check_scalar(name, v, method="log_list") for v in value]
     now = time.time()
     return [MetricPoint(name, MetricKind.LIST, v, now, None, description) for v in values]
+
+
+def json_point(name: str, value: Any, description: str, method: str) -> MetricPoint:
+    """log_confusion_matrix, log_accuracy_table, log_residuals, log_predictions."""
+    check_metric_name(name)
+    checked = check_json_metric(name, value, method=method)
+    return MetricPoint(name, JSON_METRICS[method], checked, time.time(), None, description)
 
 
 def row_point(name: str, row: Mapping[str, Any], description: str, method: str) -> MetricPoint:

@@ -233,6 +233,20 @@ class Run(_RunFiles, _RunMetrics):
 
         return run_details.get_details(self._services, self._run_id, with_logs=True)
 
+    def get_portal_url(self) -> str:
+        """Where to look at the run: v1 gives its ml.azure.com page; with no studio yet,
+        this is the ``file://`` URL of the run's folder (its logs, outputs and files).
+
+        Returns:
+            ``file:///<workspace>/artifacts/runs/<run id>``; the folder exists once the
+            run has a file.
+        """
+        # late: job side (see the note at the top of this module)
+        from runyard._services import run_files
+
+        folder = self._experiment.workspace._layout.artifacts_dir / run_files.run_key(self._run_id)
+        return folder.absolute().as_uri()
+
     def start(self) -> None:
         """Moves a NotStarted run to Running."""
         self._set_status(RunStatus.RUNNING)

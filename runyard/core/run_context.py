@@ -19,9 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from runyard import _jobenv
 from runyard._config import WorkspaceLayout
-from runyard._metric_values import check_metric_name
+from runyard._metric_values import JSON_KINDS, check_metric_name
 from runyard._spool import IMAGE, LIST, SCALAR, TABLE, SpoolWriter
-from runyard.core._metric_points import image_artifact, list_points, row_point, table_points
+from runyard.core._metric_points import (
+    image_artifact,
+    json_point,
+    list_points,
+    row_point,
+    table_points,
+)
 from runyard.core.run import Run
 from runyard.exceptions import MetricTypeConflict, RunEnvironmentException, UserErrorException
 
@@ -35,7 +41,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The JSON metrics' spool kinds are their MetricKind values ("confusion_matrix" ...).
 _KIND_WORDS = {SCALAR: "scalar", LIST: "list", TABLE: "table", IMAGE: "image"}
+_KIND_WORDS.update({kind: kind for kind in JSON_KINDS})
 _cache: dict[tuple[str, ...], Run] = {}
 _cache_lock = threading.Lock()
 
@@ -116,6 +124,14 @@ class _SubmittedRun(Run):
         self._kind(name, IMAGE)
         run_files.upload_file(self._upload_target(), self._run_id, artifact, io.BytesIO(data))
         self._spool.record(name, IMAGE, artifact, description)
+
+    def _log_json(self, method: str, name: str, value: Any, description: str) -> None:
+        point = json_point(name, value, description or "", method)
+        self._kind(name, point.kind.value)
+        self._spool.record(name, point.kind.value, point.value, description or "")
+
+    def flush(self, timeout_seconds: int = 300) -> None:
+        """Returns at once: each record is in the spool when its log call returns."""
 
     # ---- tags and properties: applied by the supervisor from the spool ------------------
     def set_tags(self, tags: Mapping[str, Any]) -> None:
@@ -215,6 +231,21 @@ class _OfflineRun:
         self, name: str, path: Any = None, plot: Any = None, description: str = ""
     ) -> None:
         self._attempt("image", name, path if path is not None else plot)
+
+    def log_confusion_matrix(self, name: str, value: Any, description: str = "") -> None:
+        self._attempt("confusion_matrix", name, value)
+
+    def log_accuracy_table(self, name: str, value: Any, description: str = "") -> None:
+        self._attempt("accuracy_table", name, value)
+
+    def log_residuals(self, name: str, value: Any, description: str = "") -> None:
+        self._attempt("residual", name, value)
+
+    def log_predictions(self, name: str, value: Any, description: str = "") -> None:
+        self._attempt("predictions", name, value)
+
+    def flush(self, timeout_seconds: int = 300) -> None:
+        print(f"Attempted to flush run with id {self.id}")
 
     def tag(self, key: str, value: Any = None) -> None:
         print(f"Attempted to set tag {key} to {value}")

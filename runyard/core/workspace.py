@@ -67,11 +67,7 @@ class Workspace:
             exist_ok=True,
         )
         if created:
-            # print is allowed for this one line: the issue asks to say where it was made.
-            print(
-                f"Created embedded workspace {workspace_name!r} at "
-                f"{settings.workspace_root(workspace_name)} (RUNYARD_HOME={settings.home})"
-            )
+            _announce_created(settings, workspace_name)
         self._init(settings, _ws.layout_for(settings, workspace_name), identity)
 
     def _init(
@@ -378,3 +374,21 @@ class Workspace:
 
     def __hash__(self) -> int:
         return hash(self._layout.root)
+
+
+def _announce_created(settings: Settings, name: str) -> None:
+    # print is allowed here: the issue asks to say where it was made, and loudly when a
+    # typo in workspace_name made a new workspace next to existing ones.
+    print(
+        f"Created embedded workspace {name!r} at {settings.workspace_root(name)} "
+        f"(RUNYARD_HOME={settings.home})"
+    )
+    others = [w.name for w in _ws.list_workspaces(settings) if w.name != name]
+    if others:
+        print(
+            f"WARNING: workspace_name={name!r} matched no workspace, so a NEW empty one was "
+            f"created; this RUNYARD_HOME already holds {', '.join(repr(o) for o in others)}. "
+            "If you meant one of those, fix the name (Workspace.get(name) raises instead of "
+            f"creating) and remove this one with `rm -r {settings.workspace_root(name)}`.",
+            file=sys.stderr,
+        )
