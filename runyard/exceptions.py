@@ -417,3 +417,71 @@ def _size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} TB"
+
+
+# ---- the metadata store's file (hardening: the database is never quietly lost) ------------
+
+
+class StoreCorrupt(RunyardError):
+    """The SQLite file is empty, truncated or damaged; it was left as it is."""
+
+    http_status = 500
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        super().__init__(
+            f"The metadata store {path} {problem}. Nothing was changed and no new database "
+            "is made over it. Restore a backup with `runyard workspace restore BACKUP -w "
+            "NAME`, or see what is wrong with `runyard workspace check NAME`."
+        )
+
+
+class StoreReadOnly(RunyardError):
+    """A write to a metadata store this process may only read."""
+
+    http_status = 403
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        super().__init__(
+            f"Cannot write the metadata store {path}: {problem}. Reads still work. To write, "
+            "give this user write permission there (or mount it read-write), or set "
+            "RUNYARD_HOME to a writable folder."
+        )
+
+
+# ---- secrets (hardening: private by default) ---------------------------------------------
+
+
+class SecretNotFound(UserErrorException):
+    """No secret of that name in the workspace's key vault."""
+
+    http_status = 404
+
+    def __init__(self, name: str, workspace: str) -> None:
+        self.name = name
+        super().__init__(
+            f"Secret {name!r} not found in the key vault of workspace {workspace}. List the "
+            "names with ws.get_default_keyvault().list_secrets(); set it with "
+            f"ws.get_default_keyvault().set_secret({name!r}, value)."
+        )
+
+
+# ---- uploads (hardening: nothing already stored is replaced) ------------------------------
+
+
+class ArtifactExists(UserErrorException):
+    """An upload to a name that already holds a file (v1: "Resource Conflict")."""
+
+    http_status = 409
+
+    def __init__(self, names: list[str], where: str) -> None:
+        self.names = list(names)
+        shown = ", ".join(f"{where}/{n}" for n in names[:20])
+        more = f" (and {len(names) - 20} more)" if len(names) > 20 else ""
+        super().__init__(
+            f"Resource Conflict: ArtifactId {shown}{more} already exists. Nothing was "
+            "uploaded: a stored file is never replaced. Upload under another name (e.g. "
+            "'outputs/model_2.pkl'); files the script writes to ./outputs are uploaded at the "
+            "end of the run without a call."
+        )

@@ -108,6 +108,12 @@ class SqlStore(
         return row
 
     def get_or_create_experiment(self, name: str) -> ExperimentInfo:
+        # An existing experiment is only read: a read-only store opens its experiments.
+        with self._read() as session:
+            query = select(ExperimentRow).where(ExperimentRow.name == name)
+            row = session.scalars(query).one_or_none()
+            if row is not None:
+                return row.to_entity()
         with self._write() as session:
             return self._ensure_experiment(session, name).to_entity()
 

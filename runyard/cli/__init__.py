@@ -7,7 +7,7 @@ import typer
 
 import runyard
 from runyard.cli import agent, compat, compute, envs, models, quickstart, runs, workspace
-from runyard.cli._common import console
+from runyard.cli._common import console, set_debug
 
 app = typer.Typer(help="Runyard: self-hosted ML runs, metrics and models (Azure ML v1 names).")
 app.add_typer(workspace.app, name="workspace")
@@ -31,5 +31,9 @@ def main(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the traceback of an error instead of one line."
+    ),
 ) -> None:
     """Runyard command line."""
+    set_debug(debug)

@@ -1,14 +1,30 @@
-"""`runyard workspace ...`: create and list embedded workspaces."""
+"""`runyard workspace ...`: create and list embedded workspaces; check, back up and restore
+a workspace's database."""
 
 from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
 
 import typer
 
 from runyard._config import Settings
+from runyard._services import workspace_db
 from runyard._services import workspaces as _ws
-from runyard.cli._common import JsonOpt, console, errors, print_json, table
+from runyard.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    console,
+    errors,
+    layout_for,
+    print_error,
+    print_json,
+    table,
+)
 
-app = typer.Typer(help="Create and list embedded workspaces.")
+app = typer.Typer(help="Create and list embedded workspaces; check, back up, restore them.")
+BackupPathArg = typer.Argument(help="A new file, or a folder to write a dated file in.")
+RestorePathArg = typer.Argument(help="A backup `runyard workspace backup` wrote.")
 
 
 @app.command("create")
@@ -53,3 +69,57 @@ def workspace_list(as_json: bool = JsonOpt) -> None:
         print_json(rows)
         return
     table(f"Workspaces in {settings.home}", rows, ["name", "resource_group", "path"])
+
+
+@app.command("check")
+@errors
+def workspace_check(
+    name: str | None = typer.Argument(None, help="Workspace (default: from config.json)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Check the workspace's database (PRAGMA integrity_check, schema revision); exit 1 on
+    problems."""
+    result = workspace_db.check_database(*layout_for(name))
+    if as_json:
+        print_json({**dataclasses.asdict(result), "path": str(result.path), "ok": result.ok})
+    elif result.ok:
+        console.print(
+            f"{result.path}: ok ({result.size} bytes, schema revision {result.revision}, "
+            f"this Runyard's is {result.head})",
+            soft_wrap=True,
+        )
+    else:
+        for problem in result.problems:
+            print_error(problem)
+        print_error(
+            f"{result.path} has {len(result.problems)} problem(s). Restore a backup with "
+            "`runyard workspace restore BACKUP -w NAME` (the agent must be stopped)."
+        )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("backup")
+@errors
+def workspace_backup(
+    path: Path = BackupPathArg,
+    workspace: str | None = WorkspaceOpt,
+) -> None:
+    """Back up the workspace's database with SQLite's online backup (consistent while the
+    agent writes)."""
+    written = workspace_db.backup_database(*layout_for(workspace), path)
+    console.print(f"Backed up to {written}", soft_wrap=True)
+
+
+@app.command("restore")
+@errors
+def workspace_restore(
+    path: Path = RestorePathArg,
+    workspace: str | None = WorkspaceOpt,
+) -> None:
+    """Replace the workspace's database with a backup (checked first; the agent must be
+    stopped); the replaced one is kept as runyard.db.before-restore."""
+    done = workspace_db.restore_database(*layout_for(workspace), path)
+    console.print(f"Restored {done.path} from {done.source}", soft_wrap=True)
+    if done.kept is not None:
+        console.print(f"The replaced database is kept as {done.kept}", soft_wrap=True)
