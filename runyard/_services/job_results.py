@@ -1,4 +1,4 @@
-"""Moving a job's results into the stores: its metric spool and its logs/outputs files."""
+"""Moving a job's metric spool into the store (its ./logs and ./outputs: job_uploads)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runyard._artifact_names import check_artifact_name
 from runyard._entities import MetricKind, MetricPoint
 from runyard._metric_values import JSON_KINDS
 from runyard._services import Services
 from runyard._services.driver_log import append_driver_log
 from runyard._spool import IMAGE, LIST, SCALAR, TABLE, read_records
-from runyard.exceptions import InvalidArtifactName, MetricTypeConflict, RunyardError
+from runyard.exceptions import MetricTypeConflict, RunyardError
 
 log = logging.getLogger(__name__)
 
@@ -89,29 +88,3 @@ class SpoolIngester:
             self.run_id,
             *(f"Runyard: values of metric {n!r} were not kept: {m}" for n, m in refused.items()),
         )
-
-
-# ---- uploads -----------------------------------------------------------------------------
-
-
-def upload_changed(
-    services: Services, run_id: str, folder: Path, prefix: str, seen: dict[str, tuple[int, int]]
-) -> None:
-    """Uploads files of ``folder`` whose (mtime, size) changed since ``seen``."""
-    if not folder.is_dir():
-        return
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file():
-            continue
-        rel = path.relative_to(folder).as_posix()
-        st = path.stat()
-        stamp = (st.st_mtime_ns, st.st_size)
-        if seen.get(rel) == stamp:
-            continue
-        try:
-            name = check_artifact_name(f"{prefix}/{rel}")
-        except InvalidArtifactName as exc:
-            log.warning("run %s: not uploading %s: %s", run_id, path, exc)
-            continue
-        services.artifacts.put_file(f"runs/{run_id}/{name}", path)
-        seen[rel] = stamp

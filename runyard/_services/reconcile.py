@@ -9,8 +9,9 @@ from runyard._compute.job_wrapper import read_status
 from runyard._entities import ACTIVE_STATUSES, RunError, RunInfo, RunStatus
 from runyard._services import Services
 from runyard._services.driver_log import driver_log_path
-from runyard._services.job_results import SpoolIngester, upload_changed
+from runyard._services.job_results import SpoolIngester
 from runyard._services.job_setup import remove_job_dir
+from runyard._services.job_uploads import upload_changed
 from runyard._services.run_errors import (
     agent_gone_error,
     failure_error,

@@ -6,6 +6,8 @@ through ``ArtifactsOnly`` (``job_artifacts``) without opening the workspace's da
 
 from __future__ import annotations
 
+import logging
+import os
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,11 +16,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from runyard._artifact_names import check_artifact_name
 from runyard._store import open_artifact_store
-from runyard.exceptions import ArtifactNotFound, UserErrorException
+from runyard.exceptions import ArtifactExists, ArtifactNotFound, UserErrorException
 
 if TYPE_CHECKING:
     from runyard._config import WorkspaceLayout
     from runyard._store.artifacts import ArtifactStore
+
+log = logging.getLogger(__name__)
 
 
 class HasArtifacts(Protocol):
@@ -40,6 +44,62 @@ def job_artifacts(layout: WorkspaceLayout) -> ArtifactsOnly:
     return ArtifactsOnly(open_artifact_store(layout.artifacts_dir))
 
 
+@dataclass(frozen=True, slots=True)
+class FolderFiles:
+    """What uploading a folder takes: ``files`` as (relative POSIX name, path to read), and
+    the symbolic links it leaves out, as (relative name, why)."""
+
+    files: list[tuple[str, Path]]
+    skipped: list[tuple[str, str]]
+
+
+def link_problem(link: Path, root: Path, ancestors: Sequence[Path] = ()) -> str | None:
+    """Why the symbolic link ``link`` must not be followed from inside the folder whose real
+    path is ``root`` (``ancestors``: the real folders walked down to it), or None."""
+    shown = os.readlink(link)
+    target = Path(os.path.realpath(link))
+    if not target.exists():
+        return f"points to {shown!r}, which does not exist"
+    if not target.is_relative_to(root):
+        return f"points to {shown!r} ({target}), outside {root}"
+    if target == root or target in ancestors:
+        return f"points to {shown!r}, a folder that holds the link (a loop)"
+    return None
+
+
+def folder_files(folder: Path) -> FolderFiles:
+    """The files under ``folder``, sorted by name. A symbolic link is followed only when it
+    points inside ``folder``: a job's ``outputs/x -> /etc/passwd`` must not put that file
+    into the run's history. Entries removed while walking are left out."""
+    root = Path(os.path.realpath(folder))
+    files: list[tuple[str, Path]] = []
+    skipped: list[tuple[str, str]] = []
+    stack: list[tuple[Path, str, tuple[Path, ...]]] = [(Path(folder), "", (root,))]
+    while stack:
+        current, prefix, ancestors = stack.pop()
+        try:
+            with os.scandir(current) as it:
+                entries = list(it)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            rel, path = prefix + entry.name, Path(entry.path)
+            try:
+                why = link_problem(path, root, ancestors) if entry.is_symlink() else None
+                if why is not None:
+                    skipped.append((rel, why))
+                elif entry.is_dir():
+                    real = Path(os.path.realpath(path))
+                    stack.append((path, rel + "/", (*ancestors, real)))
+                elif entry.is_file():
+                    files.append((rel, path))
+            except FileNotFoundError:
+                continue
+    files.sort()
+    skipped.sort()
+    return FolderFiles(files, skipped)
+
+
 def run_key(run_id: str, name: str = "") -> str:
     """Artifact-store key of a run's file (or of the run's folder when name is empty)."""
     return f"runs/{run_id}/{name}"
@@ -50,16 +110,20 @@ def list_files(services: HasArtifacts, run_id: str) -> list[str]:
     return [k[len(prefix) :] for k in services.artifacts.list(prefix)]
 
 
-def upload_file(services: HasArtifacts, run_id: str, name: str, path_or_stream: Any) -> str:
+def upload_file(
+    services: HasArtifacts, run_id: str, name: str, path_or_stream: Any, *, overwrite: bool = False
+) -> str:
+    """v1's run.upload_file: a name the run already has is refused (ArtifactExists)."""
     name = check_artifact_name(name)
     if hasattr(path_or_stream, "read"):
+        _refuse_existing(services, run_id, [name], overwrite)
         data = path_or_stream.read()
         if isinstance(data, str):
             data = data.encode("utf-8")
-        services.artifacts.put_bytes(run_key(run_id, name), data)
+        _put(services, run_id, name, data, overwrite)
         return name
     src = _existing_file(path_or_stream)
-    services.artifacts.put_file(run_key(run_id, name), src)
+    _put_all(services, run_id, [(name, src)], overwrite)
     return name
 
 
@@ -77,8 +141,50 @@ def _existing_file(path: Any) -> Path:
     return src
 
 
+def _refuse_existing(
+    services: HasArtifacts, run_id: str, names: Sequence[str], overwrite: bool
+) -> None:
+    """Checked before anything is written, so a refused call stores nothing."""
+    if overwrite:
+        return
+    seen: set[str] = set()
+    taken = []
+    for name in names:
+        if name in seen or services.artifacts.exists(run_key(run_id, name)):
+            taken.append(name)
+        seen.add(name)
+    if taken:
+        raise ArtifactExists(taken, f"ExperimentRun/dcid.{run_id}")
+
+
+def _put(
+    services: HasArtifacts, run_id: str, name: str, src: Path | bytes, overwrite: bool
+) -> None:
+    key = run_key(run_id, name)
+    try:
+        if isinstance(src, bytes):
+            services.artifacts.put_bytes(key, src, overwrite=overwrite)
+        else:
+            services.artifacts.put_file(key, src, overwrite=overwrite)
+    except ArtifactExists:  # another process took the name since the check
+        raise ArtifactExists([name], f"ExperimentRun/dcid.{run_id}") from None
+
+
+def _put_all(
+    services: HasArtifacts, run_id: str, pairs: Sequence[tuple[str, Path]], overwrite: bool
+) -> None:
+    _refuse_existing(services, run_id, [n for n, _ in pairs], overwrite)
+    for name, src in pairs:
+        _put(services, run_id, name, src, overwrite)
+
+
 def upload_files(
-    services: HasArtifacts, run_id: str, names: Sequence[str], paths: Sequence[Any]
+    services: HasArtifacts,
+    run_id: str,
+    names: Sequence[str],
+    paths: Sequence[Any],
+    *,
+    overwrite: bool = False,
 ) -> list[str]:
     names, paths = list(names), list(paths)
     if len(names) != len(paths):
@@ -89,12 +195,15 @@ def upload_files(
     checked = [
         (check_artifact_name(n), _existing_file(p)) for n, p in zip(names, paths, strict=False)
     ]
-    for name, src in checked:
-        services.artifacts.put_file(run_key(run_id, name), src)
+    _put_all(services, run_id, checked, overwrite)
     return [n for n, _ in checked]
 
 
-def upload_folder(services: HasArtifacts, run_id: str, name: str, path: Any) -> list[str]:
+def upload_folder(
+    services: HasArtifacts, run_id: str, name: str, path: Any, *, overwrite: bool = False
+) -> list[str]:
+    """Uploads the folder's files as ``name/<path inside it>`` and returns their names.
+    Symbolic links pointing outside the folder are left out, with a logged warning."""
     folder = Path(path)
     if not folder.is_dir():
         raise UserErrorException(
@@ -102,13 +211,18 @@ def upload_folder(services: HasArtifacts, run_id: str, name: str, path: Any) -> 
             "folder to upload_folder (use upload_file for a single file)."
         )
     base = check_artifact_name(name)
-    pairs = [
-        (check_artifact_name(f"{base}/{f.relative_to(folder).as_posix()}"), f)
-        for f in sorted(folder.rglob("*"))
-        if f.is_file()
-    ]
-    for artifact, src in pairs:
-        services.artifacts.put_file(run_key(run_id, artifact), src)
+    found = folder_files(folder)
+    pairs = [(check_artifact_name(f"{base}/{rel}"), src) for rel, src in found.files]
+    if found.skipped:
+        log.warning(
+            "upload_folder(%r, %r) did not upload %d symbolic link(s) that cannot be followed "
+            "from inside the folder: %s. Copy those files into the folder to upload them.",
+            name,
+            str(path),
+            len(found.skipped),
+            "; ".join(f"{rel} {why}" for rel, why in found.skipped),
+        )
+    _put_all(services, run_id, pairs, overwrite)
     return [a for a, _ in pairs]
 
 

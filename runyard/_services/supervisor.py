@@ -31,7 +31,8 @@ from runyard._services.driver_log import (
     driver_log_path,
     log_file,
 )
-from runyard._services.job_results import SpoolIngester, upload_changed
+from runyard._services.job_results import SpoolIngester
+from runyard._services.job_uploads import upload_changed
 from runyard._services.run_errors import (
     agent_gone_error,
     failure_error,

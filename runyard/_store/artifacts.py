@@ -15,11 +15,12 @@ class ArtifactStore(abc.ABC):
     """File contents of runs, models and snapshots, addressed by key."""
 
     @abc.abstractmethod
-    def put_file(self, key: str, src: Path) -> None:
-        """Copies a local file to ``key`` (atomically: readers never see half a file)."""
+    def put_file(self, key: str, src: Path, *, overwrite: bool = True) -> None:
+        """Copies a local file to ``key`` (atomically: readers never see half a file).
+        With ``overwrite=False`` an existing ``key`` raises ArtifactExists and is kept."""
 
     @abc.abstractmethod
-    def put_bytes(self, key: str, data: bytes) -> None: ...
+    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> None: ...
 
     @abc.abstractmethod
     def get_file(self, key: str, dest: Path) -> None:

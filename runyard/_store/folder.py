@@ -5,6 +5,7 @@ Light (pathlib and shutil only): the job side and the agent use it directly.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -15,7 +16,25 @@ from typing import BinaryIO
 from runyard._artifact_names import check_artifact_name
 from runyard._config import make_private_dir
 from runyard._store.artifacts import ArtifactStore
-from runyard.exceptions import ArtifactNotFound, UserErrorException
+from runyard.exceptions import ArtifactExists, ArtifactNotFound, UserErrorException
+
+# Filesystems without hard links: there a new name is checked, then renamed (not atomic).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK})
+
+
+def _link_new(tmp: str, dest: Path, key: str, root: Path) -> None:
+    """Gives the written temp file the name ``dest`` only if no file has it: a hard link
+    fails on an existing name, where a rename would replace it."""
+    try:
+        os.link(tmp, dest)
+    except FileExistsError:
+        raise ArtifactExists([key], str(root)) from None
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        if dest.exists():
+            raise ArtifactExists([key], str(root)) from None
+        os.replace(tmp, dest)
 
 
 class FolderArtifactStore(ArtifactStore):
@@ -32,30 +51,38 @@ class FolderArtifactStore(ArtifactStore):
         # An empty prefix means the whole store; anything else is checked like a key.
         return self.root if prefix in ("", "/") else self._path(prefix.rstrip("/"))
 
-    def _write_atomically(self, key: str, write: Callable[[BinaryIO], object]) -> None:
+    def _write_atomically(
+        self, key: str, write: Callable[[BinaryIO], object], overwrite: bool
+    ) -> None:
         dest = self._path(key)
         make_private_dir(dest.parent)
+        if not overwrite and dest.exists():
+            raise ArtifactExists([key], str(self.root))
         # Same folder as the destination, so os.replace is a rename on one filesystem.
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
         try:
             with os.fdopen(fd, "wb") as out:
                 write(out)
-            os.replace(tmp, dest)
+            if overwrite:
+                os.replace(tmp, dest)
+            else:
+                _link_new(tmp, dest, key, self.root)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        Path(tmp).unlink(missing_ok=True)  # after _link_new: dest is the other name
 
-    def put_file(self, key: str, src: Path) -> None:
+    def put_file(self, key: str, src: Path, *, overwrite: bool = True) -> None:
         src = Path(src)
 
         def copy(out: BinaryIO) -> None:
             with src.open("rb") as inp:
                 shutil.copyfileobj(inp, out, 1024 * 1024)
 
-        self._write_atomically(key, copy)
+        self._write_atomically(key, copy, overwrite)
 
-    def put_bytes(self, key: str, data: bytes) -> None:
-        self._write_atomically(key, lambda out: out.write(data))
+    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> None:
+        self._write_atomically(key, lambda out: out.write(data), overwrite)
 
     def _existing(self, key: str) -> Path:
         path = self._path(key)
