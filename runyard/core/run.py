@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from runyard._entities import RunError, RunInfo, RunStatus
 from runyard.core._run_files import _RunFiles, _tracked_folders
 from runyard.core._run_metrics import _RunMetrics
+from runyard.core._run_secrets import _RunSecrets
 from runyard.exceptions import (
     ActivityFailedException,
     InvalidStatusTransition,
@@ -35,7 +36,7 @@ _IGNORED_KWARGS = frozenset(
 )  # fmt: skip
 
 
-class Run(_RunFiles, _RunMetrics):
+class Run(_RunFiles, _RunMetrics, _RunSecrets):
     """A run of an experiment.
 
     ``Run(experiment, run_id)`` reads the run lazily, on the first property that needs it.

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from runyard._services import Services
     from runyard.core.datastore import Datastore
     from runyard.core.environment import Environment
+    from runyard.core.keyvault import Keyvault
     from runyard.core.model import Model
 
 # Job side: a job's Run.get_context() builds a Workspace, so this module is on every job's
@@ -336,6 +337,13 @@ class Workspace:
         from runyard.core.environment import Environment
 
         return Environment.list(self)
+
+    def get_default_keyvault(self) -> Keyvault:
+        """The workspace's key vault (v1's): its secrets, one private file each."""
+        # late: job side (see the note at the top of this module)
+        from runyard.core.keyvault import Keyvault
+
+        return Keyvault(self)
 
     def get_default_datastore(self) -> Datastore:
         """The default datastore: the folder store 'workspaceblobstore' unless changed.
