@@ -106,6 +106,7 @@ class ExperimentInfo:
     name: str
     created_time: datetime
     tags: Mapping[str, str] = field(default_factory=dict)
+    archived_time: datetime | None = None  # set by Experiment.archive, cleared by reactivate
 
 
 @dataclass(frozen=True, slots=True)

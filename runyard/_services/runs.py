@@ -46,9 +46,76 @@ def get_experiment(services: Services, name: str) -> ExperimentInfo:
     return services.store.get_experiment(name)
 
 
-def list_experiments(services: Services, name: str | None = None) -> list[ExperimentInfo]:
-    found = services.store.list_experiments()
-    return [e for e in found if name is None or e.name == name]
+VIEW_TYPES = ("ActiveOnly", "All", "ArchivedOnly")
+
+
+def list_experiments(
+    services: Services,
+    name: str | None = None,
+    *,
+    view_type: str = "ActiveOnly",
+    tags: str | Mapping[str, Any] | None = None,
+) -> list[ExperimentInfo]:
+    """v1's view_type: ActiveOnly (the default) hides archived experiments; tags: a key
+    the experiment must have, or {key: value} pairs it must match."""
+    if view_type not in VIEW_TYPES:
+        raise UserErrorException(
+            f"view_type={view_type!r} is not one of {', '.join(VIEW_TYPES)}; pass "
+            "ViewType.ActiveOnly (the default), ViewType.All or ViewType.ArchivedOnly "
+            "(from azureml.core.experiment import ViewType)."
+        )
+    if tags is not None and not isinstance(tags, str | Mapping):
+        raise UserErrorException(
+            f"Experiment.list(tags={tags!r:.80}) takes a tag key (str) or a dict of "
+            "{key: value} to match, e.g. tags={'team': 'vision'}."
+        )
+    wanted = {tags: None} if isinstance(tags, str) else dict(tags or {})
+    found = [
+        e
+        for e in services.store.list_experiments()
+        if (name is None or e.name == name)
+        and all(k in e.tags and (v is None or e.tags[k] == str(v)) for k, v in wanted.items())
+    ]
+    if view_type == "ActiveOnly":
+        return [e for e in found if e.archived_time is None]
+    if view_type == "ArchivedOnly":
+        return [e for e in found if e.archived_time is not None]
+    return found
+
+
+def set_experiment_archived(services: Services, name: str, archived: bool) -> ExperimentInfo:
+    """Archive keeps the first archived_time; both are idempotent. Raises ExperimentNotFound."""
+    return services.store.update_experiment(name, archived=archived)
+
+
+def set_experiment_tags(services: Services, name: str, tags: Mapping[str, Any]) -> ExperimentInfo:
+    if not isinstance(tags, Mapping):
+        raise UserErrorException(
+            f"Experiment.set_tags takes a dict of tag -> value, got {type(tags).__name__} "
+            f"({tags!r:.80}); for one tag use experiment.tag(key, value)."
+        )
+    checked = {_experiment_tag_key(k): None if v is None else str(v) for k, v in tags.items()}
+    return services.store.update_experiment(name, set_tags=checked)
+
+
+def remove_experiment_tags(services: Services, name: str, keys: Any) -> ExperimentInfo:
+    if isinstance(keys, str) or not isinstance(keys, Collection):
+        raise UserErrorException(
+            f"Experiment.remove_tags takes a list of tag keys, got {type(keys).__name__} "
+            f"({keys!r:.80}); e.g. experiment.remove_tags(['owner'])."
+        )
+    return services.store.update_experiment(
+        name, remove_tags=[_experiment_tag_key(k) for k in keys]
+    )
+
+
+def _experiment_tag_key(key: Any) -> str:
+    if not isinstance(key, str) or not key:
+        raise UserErrorException(
+            f"Experiment tag keys must be non-empty str, got {key!r}; e.g. "
+            "experiment.tag('owner', 'me')."
+        )
+    return key
 
 
 # ---- runs ----------------------------------------------------------------------------------

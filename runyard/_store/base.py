@@ -44,6 +44,18 @@ class Store(abc.ABC):
     def list_experiments(self) -> list[ExperimentInfo]:
         """Ordered by name."""
 
+    @abc.abstractmethod
+    def update_experiment(
+        self,
+        name: str,
+        *,
+        set_tags: Mapping[str, str | None] | None = None,
+        remove_tags: Collection[str] = (),
+        archived: bool | None = None,
+    ) -> ExperimentInfo:
+        """Merges tags, removes tag keys, archives (keeping the first archived_time) or
+        reactivates, in one transaction. Raises ExperimentNotFound."""
+
     # ---- runs ------------------------------------------------------------------------
     @abc.abstractmethod
     def create_run(

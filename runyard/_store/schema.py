@@ -80,10 +80,15 @@ class ExperimentRow(Base):
     tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Last run number handed out; bumped with UPDATE ... RETURNING so numbers never clash.
     last_run_number: Mapped[int] = mapped_column(Integer, default=0)
+    archived_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     def to_entity(self) -> ExperimentInfo:
         return ExperimentInfo(
-            id=self.id, name=self.name, created_time=self.created_time, tags=dict(self.tags)
+            id=self.id,
+            name=self.name,
+            created_time=self.created_time,
+            tags=dict(self.tags),
+            archived_time=self.archived_time,
         )
 
 

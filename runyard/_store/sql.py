@@ -130,6 +130,30 @@ class SqlStore(
             rows = session.scalars(select(ExperimentRow).order_by(ExperimentRow.name))
             return [row.to_entity() for row in rows]
 
+    def update_experiment(
+        self,
+        name: str,
+        *,
+        set_tags: Mapping[str, str | None] | None = None,
+        remove_tags: Collection[str] = (),
+        archived: bool | None = None,
+    ) -> ExperimentInfo:
+        with self._write() as session:
+            query = select(ExperimentRow).where(ExperimentRow.name == name).with_for_update()
+            row = session.scalars(query).one_or_none()
+            if row is None:
+                raise ExperimentNotFound(name)
+            tags = {**row.tags, **(set_tags or {})}
+            for key in remove_tags:
+                tags.pop(key, None)
+            row.tags = tags
+            if archived is True and row.archived_time is None:
+                row.archived_time = utcnow()
+            elif archived is False:
+                row.archived_time = None
+            session.flush()
+            return row.to_entity()
+
     # ---- runs ------------------------------------------------------------------------
     def create_run(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from runyard._services import runs
@@ -14,6 +15,14 @@ if TYPE_CHECKING:
     from runyard._entities import ExperimentInfo
     from runyard._services import Services
     from runyard.core.workspace import Workspace
+
+
+class ViewType:
+    """Which experiments ``Experiment.list`` returns (v1's ``ViewType``)."""
+
+    ActiveOnly = "ActiveOnly"
+    All = "All"
+    ArchivedOnly = "ArchivedOnly"
 
 
 class Experiment:
@@ -65,11 +74,71 @@ class Experiment:
 
     @property
     def tags(self) -> dict[str, str]:
+        """The experiment's tags, as last read (``refresh()`` reads them again)."""
         return dict(self._fetch().tags)
 
     @property
-    def archived_time(self) -> None:
-        return None
+    def archived_time(self) -> datetime | None:
+        """When the experiment was archived (UTC), or None for an active experiment."""
+        return self._fetch().archived_time
+
+    def archive(self) -> None:
+        """Archives the experiment: ``Experiment.list`` hides it from then on (unless
+        ``view_type`` asks for archived ones). Its runs stay, and runs can still be added:
+        names are unique here, so unlike v1 no second experiment of the same name appears.
+
+        Raises:
+            ExperimentNotFound: The experiment no longer exists.
+        """
+        self._info = runs.set_experiment_archived(self._workspace._services, self._name, True)
+
+    def reactivate(self, new_name: str | None = None) -> None:
+        """Makes an archived experiment active again (listed by default).
+
+        Args:
+            new_name: Not supported (as in v1): an experiment cannot be renamed.
+
+        Raises:
+            UserErrorException: ``new_name`` was given (nothing changed).
+        """
+        if new_name is not None:
+            raise UserErrorException(
+                f"Experiment.reactivate(new_name={new_name!r}): an experiment cannot be "
+                f"renamed. Call reactivate() to restore {self._name!r} under its own name."
+            )
+        self._info = runs.set_experiment_archived(self._workspace._services, self._name, False)
+
+    def tag(self, key: str, value: str | None = None) -> None:
+        """Sets one tag on the experiment (tags can change at any time).
+
+        Args:
+            key: The tag's name, a non-empty str.
+            value: Its value (kept as a str), or None for a key-only tag.
+        """
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        """Adds or changes tags; tags not named are left as they are.
+
+        Args:
+            tags: ``{key: value}``; values are kept as str (None stays None).
+
+        Raises:
+            UserErrorException: ``tags`` is not a dict, or a key is not a non-empty str.
+        """
+        self._info = runs.set_experiment_tags(self._workspace._services, self._name, tags)
+
+    def remove_tags(self, tags: Any) -> None:
+        """Removes the given tag keys (keys that are not set are ignored).
+
+        Args:
+            tags: A list of tag keys.
+        """
+        self._info = runs.remove_experiment_tags(self._workspace._services, self._name, tags)
+
+    def refresh(self) -> None:
+        """Reads the experiment's tags and archived time again."""
+        self._info = runs.get_experiment(self._workspace._services, self._name)
 
     def _fetch(self) -> ExperimentInfo:
         if self._info is None:
@@ -80,14 +149,32 @@ class Experiment:
     def list(
         workspace: Workspace,
         experiment_name: str | None = None,
-        view_type: str = "ActiveOnly",
+        view_type: str = ViewType.ActiveOnly,
         tags: Any = None,
     ) -> list[Experiment]:
-        """Experiments of the workspace, by name (optionally only ``experiment_name``)."""
-        return [
-            Experiment(workspace, info.name, _id=info.id, _create_in_cloud=False)
-            for info in runs.list_experiments(workspace._services, experiment_name)
-        ]
+        """Experiments of the workspace, by name.
+
+        Args:
+            workspace: The workspace.
+            experiment_name: Only the experiment of this name.
+            view_type: ``ViewType.ActiveOnly`` (default: archived experiments hidden),
+                ``ViewType.All`` or ``ViewType.ArchivedOnly``.
+            tags: Only experiments with this tag key (a str), or matching every
+                ``{key: value}`` of a dict.
+
+        Raises:
+            UserErrorException: ``view_type`` is not one of the three, or ``tags`` is
+                neither a str nor a dict.
+        """
+        found = runs.list_experiments(
+            workspace._services, experiment_name, view_type=view_type, tags=tags
+        )
+        experiments = []
+        for info in found:
+            experiment = Experiment(workspace, info.name, _id=info.id, _create_in_cloud=False)
+            experiment._info = info
+            experiments.append(experiment)
+        return experiments
 
     def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> Run:
         """Submits a run configuration and returns its Run.
