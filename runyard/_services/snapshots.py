@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runyard._config import Settings, WorkspaceLayout, make_private_dir
+from runyard._services.run_files import link_problem
 from runyard.exceptions import SnapshotException, UserErrorException
 
 if TYPE_CHECKING:
@@ -59,28 +60,56 @@ def _ignored(specs: list[tuple[str, pathspec.GitIgnoreSpec]], rel: str, is_dir: 
 
 
 def list_source_files(source_directory: Path) -> list[_SourceFile]:
-    """Files that go into the snapshot, sorted by path, honouring ignore files."""
+    """Files that go into the snapshot, sorted by path, honouring ignore files.
+
+    A symbolic link is followed when it points inside the source directory (a file link is
+    stored as a copy of its target, a folder link as that folder's files under the link's
+    name). One pointing outside it, to nothing, or to a folder that holds it refuses the
+    snapshot (SnapshotException naming each), unless an ignore file leaves it out.
+    """
+    root = Path(os.path.realpath(source_directory))
     files: list[_SourceFile] = []
-    stack: list[tuple[Path, str, list[tuple[str, pathspec.GitIgnoreSpec]]]] = [
-        (source_directory, "", [])
-    ]
+    refused: list[tuple[str, str]] = []
+    stack: list[tuple[Path, str, list[tuple[str, pathspec.GitIgnoreSpec]], tuple[Path, ...]]]
+    stack = [(source_directory, "", [], (root,))]
     while stack:
-        folder, rel_folder, specs = stack.pop()
+        folder, rel_folder, specs, ancestors = stack.pop()
         spec = _ignore_spec(folder)
         if spec is not None:
             specs = [*specs, (rel_folder, spec)]
         with os.scandir(folder) as entries:
             for entry in entries:
-                rel = rel_folder + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    if entry.name in _ALWAYS_SKIPPED_DIRS or _ignored(specs, rel, True):
+                rel, is_dir = rel_folder + entry.name, entry.is_dir()
+                skipped = is_dir and entry.name in _ALWAYS_SKIPPED_DIRS
+                if skipped or _ignored(specs, rel, is_dir):
+                    continue
+                if entry.is_symlink():
+                    why = link_problem(Path(entry.path), root, ancestors)
+                    if why is not None:
+                        refused.append((rel, why))
                         continue
-                    stack.append((Path(entry.path), rel + "/", specs))
-                elif entry.is_file() and not _ignored(specs, rel, False):
+                if is_dir:
+                    real = Path(os.path.realpath(entry.path))
+                    stack.append((Path(entry.path), rel + "/", specs, (*ancestors, real)))
+                elif entry.is_file():
                     st = entry.stat()
                     files.append(_SourceFile(rel, Path(entry.path), st.st_size, st.st_mode))
+    if refused:
+        _refuse_links(source_directory, sorted(refused))
     files.sort(key=lambda f: f.rel)
     return files
+
+
+def _refuse_links(source: Path, refused: list[tuple[str, str]]) -> None:
+    shown = "; ".join(f"{rel!r} {why}" for rel, why in refused[:20])
+    more = f" (and {len(refused) - 20} more)" if len(refused) > 20 else ""
+    raise SnapshotException(
+        f"Cannot snapshot source directory {str(source)!r}: it holds symbolic links that "
+        f"cannot be followed from inside it: {shown}{more}. A snapshot holds only what is in "
+        "source_directory: list each link in a .amlignore file there (e.g. a line "
+        f"{refused[0][0]!r}), or copy the file or folder into source_directory instead of "
+        "linking it."
+    )
 
 
 def check_source_directory(source_directory: str | os.PathLike[str]) -> Path:

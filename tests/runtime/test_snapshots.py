@@ -107,3 +107,49 @@ def test_missing_source_directory_is_a_clear_error(services, tmp_path) -> None:
         (tmp_path / "f.py").write_text("")
         take_snapshot(services, tmp_path / "f.py", services.settings)
     assert _blobs(services) == []
+
+
+def test_a_file_link_out_of_the_source_refuses_the_snapshot(services, source, tmp_path) -> None:
+    (tmp_path / "secret.txt").write_text("not for the snapshot")
+    src = source(**{"train.py": "x"})
+    (src / "conf.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(SnapshotException) as err:
+        take_snapshot(services, src, services.settings)
+    message = str(err.value)
+    assert str(src) in message and "'conf.txt' points to" in message
+    assert str(tmp_path / "secret.txt") in message and "outside" in message
+    assert ".amlignore" in message and "copy the file" in message
+    assert _blobs(services) == []
+
+
+def test_an_amlignored_link_out_of_the_source_is_left_out(services, source) -> None:
+    src = source(**{"train.py": "x", ".amlignore": "etc_link\n"})
+    (src / "etc_link").symlink_to("/etc")
+    sid = take_snapshot(services, src, services.settings)
+    assert sorted(read_manifest(services.layout, sid)) == [".amlignore", "train.py"]
+
+
+def test_links_inside_the_source_are_followed(services, source, tmp_path) -> None:
+    src = source(**{"train.py": "x", "data/a.csv": "1,2"})
+    (src / "latest").symlink_to("data")
+    (src / "a_copy.csv").symlink_to(src / "data/a.csv")
+    sid = take_snapshot(services, src, services.settings)
+    assert sorted(read_manifest(services.layout, sid)) == [
+        "a_copy.csv",
+        "data/a.csv",
+        "latest/a.csv",
+        "train.py",
+    ]
+    dest = materialize(services.layout, sid, tmp_path / "wd")
+    assert (dest / "latest/a.csv").read_text() == "1,2" and not (dest / "latest").is_symlink()
+
+
+def test_a_folder_link_that_loops_or_dangles_refuses_the_snapshot(services, source) -> None:
+    src = source(**{"train.py": "x", "pkg/m.py": ""})
+    (src / "pkg/up").symlink_to("..")
+    (src / "gone").symlink_to("missing.txt")
+    with pytest.raises(SnapshotException) as err:
+        take_snapshot(services, src, services.settings)
+    message = str(err.value)
+    assert "'pkg/up' points to '..', a folder that holds the link (a loop)" in message
+    assert "'gone' points to 'missing.txt', which does not exist" in message
