@@ -21,7 +21,7 @@ from runyard._envs.builder import default_build_settings, ensure_env
 from runyard._services import Services
 from runyard._services.compute import gpu_warning
 from runyard._services.datasets import materialize_input, remove_materialized
-from runyard.exceptions import ComputeTargetException
+from runyard.exceptions import ComputeTargetException, EnvironmentBuildFailed, RunyardError
 
 DATASET_TOKEN = "DatasetConsumptionConfig:"
 
@@ -50,6 +50,15 @@ def prepare_environment(
     build = default_build_settings(services.settings.home, host_python=sys.executable)
     build = dataclasses.replace(build, should_stop=should_stop)
     return ensure_env(resolved.spec, build, log=log).python
+
+
+def build_failure_line(exc: RunyardError) -> str:
+    """The build log's last line for a failed build. uv's output was streamed into the
+    log just above, so it is not written a second time (the run's error keeps it)."""
+    text = str(exc)
+    if isinstance(exc, EnvironmentBuildFailed):
+        text = text.partition("\nuv said:\n")[0] + " (uv's output is above)"
+    return f"Preparing the run's environment failed: {text}"
 
 
 def driver_log_notices(services: Services, definition: Mapping[str, Any], target: str) -> list[str]:

@@ -216,7 +216,7 @@ class Supervisor(threading.Thread):
                 return None  # _run ends the run: Canceled, or Failed (AgentStopped)
             except RunyardError as exc:
                 message = f"Preparing the run's environment failed: {exc}"
-                line(message)
+                line(setup.build_failure_line(exc))
                 self._set(RunStatus.FAILED, RunError(type(exc).__name__, message))
                 return None
 

@@ -64,7 +64,9 @@ def test_failed_build_fails_the_run_with_uvs_message(
     assert "runyard-no-such-package-4242" in message
     assert "not found in the package registry" in message  # uv's own words
     assert info.start_time is None  # the script never started
-    assert "not found in the package registry" in build_log(services, run.id)
+    built = build_log(services, run.id)
+    assert built.count("not found in the package registry") == 1  # streamed, not repeated
+    assert built.rstrip().endswith("(uv's output is above)")
     envs = services.settings.home / "envs"
     assert [p.name for p in envs.iterdir() if not p.name.endswith(".lock")] == []
 
