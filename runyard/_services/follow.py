@@ -1,12 +1,14 @@
 """Following a run until it ends: phases, the build log, then the driver log, streamed live.
 
 Phases are printed in lifecycle order, also those a run passed between two polls. Each log
-is read by byte offset, so each byte is printed exactly once: no gap, no
-duplicate. A partial last line is held back until its newline arrives (or the run ends).
+is read by byte offset, so each byte is printed exactly once: no gap, no duplicate. What
+arrives is printed at once, a partial line too (``\r`` progress bars, tqdm, show while they
+move); a line of our own (a phase, a header) first ends an open line with a newline.
 """
 
 from __future__ import annotations
 
+import codecs
 import time
 from pathlib import Path
 from typing import TextIO
@@ -44,12 +46,14 @@ _SEPARATOR = "=" * 80
 
 
 class _LogTail:
-    """Prints new complete lines of one file, by byte offset."""
+    """Prints what one file gains, by byte offset, as it comes (partial lines too)."""
 
     def __init__(self, path: Path | None, out: TextIO) -> None:
         self.path, self.out = path, out
         self.offset = 0
-        self.pending = b""
+        # A UTF-8 character cut between two reads waits for its other bytes, no more.
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.open_line = False  # what was printed last does not end with a newline
         self.started = False
 
     def exists(self) -> bool:
@@ -63,16 +67,22 @@ class _LogTail:
                 f.seek(self.offset)
                 data = f.read()
         except FileNotFoundError:
-            return
+            data = b""
         self.offset += len(data)
-        data = self.pending + data
-        cut = len(data) if final else data.rfind(b"\n") + 1
-        self.pending = data[cut:]
-        if cut:
-            self.out.write(data[:cut].decode("utf-8", errors="replace"))
-            if final and not data.endswith(b"\n"):
-                self.out.write("\n")
+        text = self.decoder.decode(data, final=final)
+        if text:
+            self.out.write(text)
+            self.open_line = not text.endswith("\n")
+        if final:
+            self.end_line()
+        if text or final:
             self.out.flush()
+
+    def end_line(self) -> None:
+        """Ends an open partial line, so that a line of our own starts on its own."""
+        if self.open_line:
+            self.out.write("\n")
+            self.open_line = False
 
 
 def _header(info: RunInfo, services: Services, out: TextIO) -> None:
@@ -137,11 +147,17 @@ class _Phases:
                 self._enter(phase, line)
         if info.status is RunStatus.CANCEL_REQUESTED and not self.cancel_shown:
             self.cancel_shown = True
-            self.out.write(f"[{info.status.value}] {_PHASE_LINES[info.status.value]}\n")
+            self._write(f"[{info.status.value}] {_PHASE_LINES[info.status.value]}\n")
         if info.status.is_terminal():
             self._stream_build()
             self._stream_driver()
         self.out.flush()
+
+    def _write(self, text: str) -> None:
+        """Our own lines (phases, headers) start on a line of their own."""
+        self.build.end_line()
+        self.driver.end_line()
+        self.out.write(text)
 
     def _enter(self, phase: str, line: str) -> None:
         if phase in _AFTER_BUILD and not self.driver.started:
@@ -149,7 +165,7 @@ class _Phases:
         if phase == RunStatus.FINALIZING.value and self.driver.started:
             self.driver.pump(final=True)  # the script has exited: its output comes first
         label = RunStatus.QUEUED.value if phase == NODE_WAIT else phase
-        self.out.write(f"[{label}] {line}\n")
+        self._write(f"[{label}] {line}\n")
         if phase == RunStatus.PREPARING.value:
             self.preparing = True
             self._stream_build()
@@ -165,13 +181,13 @@ class _Phases:
 
     def _stream_build(self) -> None:
         if not self.build.started and self.build.exists():
-            self.out.write(f"\nStreaming {BUILD_LOG}\n{_SEPARATOR}\n\n")
+            self._write(f"\nStreaming {BUILD_LOG}\n{_SEPARATOR}\n\n")
             self.build.started = True
 
     def _stream_driver(self) -> None:
         if not self.driver.started:
             self.build.pump(final=True)
-            self.out.write(f"\nStreaming {DRIVER_LOG}\n{_SEPARATOR}\n\n")
+            self._write(f"\nStreaming {DRIVER_LOG}\n{_SEPARATOR}\n\n")
             self.driver.started = True
 
     def pump(self, final: bool) -> None:
