@@ -61,7 +61,8 @@ def test_workspace_create_bad_name_is_red_error_exit_1(runyard_home):
 def test_runs_list_show_logs_download(filled, tmp_path):
     rows = json.loads(_ok("runs", "list", "-w", "test-ws", "--json"))
     assert [(r["run_id"], r["status"]) for r in rows] == [(filled.id, "Completed")]
-    assert json.loads(_ok("runs", "list", "-w", "test-ws", "-e", "other", "--json")) == []
+    unknown = cli.invoke(app, ["runs", "list", "-w", "test-ws", "-e", "other", "--json"])
+    assert unknown.exit_code == 1 and "No experiment named 'other'" in unknown.output
     assert filled.id[:10] in _ok("runs", "list", "-w", "test-ws")
     shown = json.loads(_ok("runs", "show", filled.id, "-w", "test-ws"))
     assert shown["runId"] == filled.id and shown["metrics"] == {"acc": 0.9}

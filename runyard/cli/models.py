@@ -42,7 +42,7 @@ def _model_row(mv: ModelVersion) -> dict[str, Any]:
 @errors
 def models_list(
     workspace: str | None = WorkspaceOpt,
-    name: str | None = typer.Option(None, "--name"),
+    name: str | None = typer.Option(None, "--name", help="Only the versions of this model."),
     as_json: bool = JsonOpt,
 ) -> None:
     """List registered model versions."""
@@ -56,9 +56,9 @@ def models_list(
 @app.command("show")
 @errors
 def models_show(
-    name: str,
+    name: str = typer.Argument(..., help="The model's name (see `runyard models list`)."),
     workspace: str | None = WorkspaceOpt,
-    version: int | None = typer.Option(None, "--version"),
+    version: int | None = typer.Option(None, "--version", help="Version (default: latest)."),
 ) -> None:
     """Show one model version (latest by default) as JSON."""
     services = services_for(workspace)
@@ -69,10 +69,12 @@ def models_show(
 @app.command("download")
 @errors
 def models_download(
-    name: str,
+    name: str = typer.Argument(..., help="The model's name (see `runyard models list`)."),
     workspace: str | None = WorkspaceOpt,
-    version: int | None = typer.Option(None, "--version"),
-    target_dir: str = typer.Option(".", "--target-dir"),
+    version: int | None = typer.Option(None, "--version", help="Version (default: latest)."),
+    target_dir: str = typer.Option(
+        ".", "--target-dir", help="Folder to download into (default: the current one)."
+    ),
     exist_ok: bool = typer.Option(False, "--exist-ok", help="Overwrite existing files."),
 ) -> None:
     """Download a model version (latest by default)."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.table import Table
 
 from runyard._entities import RunStatus
 from runyard._services import follow as _follow
@@ -17,7 +19,6 @@ from runyard.cli._common import (
     errors,
     print_json,
     services_for,
-    table,
 )
 
 if TYPE_CHECKING:
@@ -37,29 +38,73 @@ def _run_row(info: RunInfo) -> dict[str, Any]:
         "display_name": info.display_name,
         "parent_run_id": info.parent_run_id,
         "created_time": info.created_time.isoformat(),
+        "duration": _duration(info),
         "tags": dict(info.tags),
     }
+
+
+def _duration(info: RunInfo) -> str | None:
+    """h:mm:ss from start to end (to now while it runs); None before it started."""
+    if info.start_time is None:
+        return None
+    end = info.end_time or datetime.now(timezone.utc)
+    seconds = max(0, int((end - info.start_time).total_seconds()))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+_STATUS_HELP = (
+    "Only runs in this status (repeat for several), e.g. --status Running --status Queued. "
+    f"One of: {', '.join(s.value for s in RunStatus)}."
+)
+_StatusOpt = typer.Option(None, "--status", "-s", help=_STATUS_HELP)
 
 
 @app.command("list")
 @errors
 def runs_list(
     workspace: str | None = WorkspaceOpt,
-    experiment: str | None = typer.Option(None, "--experiment", "-e"),
+    experiment: str | None = typer.Option(
+        None, "--experiment", "-e", help="Only the runs of this experiment."
+    ),
+    status: list[str] | None = _StatusOpt,
+    limit: int | None = typer.Option(
+        None, "--limit", "-n", min=1, help="Show at most this many runs (the newest)."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """List runs, newest first."""
-    infos = runs.list_runs(services_for(workspace), experiment_name=experiment)
-    rows = [_run_row(i) for i in infos]
+    services = services_for(workspace)
+    if experiment is not None:
+        runs.get_experiment(services, experiment)  # ExperimentNotFound names it
+    infos = runs.list_runs(services, experiment_name=experiment, statuses=status or None)
+    rows = [_run_row(i) for i in infos[:limit]]
     if as_json:
         print_json(rows)
         return
-    table("Runs", rows, ["run_id", "experiment", "number", "status", "created_time"])
+    shown = Table(title="Runs")
+    # Run ids are what the other commands take: never cut, whatever the terminal's width.
+    longest = max((len(r["run_id"]) for r in rows), default=6)
+    shown.add_column("run_id", no_wrap=True, min_width=longest)
+    for col in ("experiment", "number", "status", "created_time", "duration"):
+        shown.add_column(col)
+    for row in rows:
+        shown.add_row(
+            row["run_id"],
+            row["experiment"],
+            str(row["number"]),
+            row["status"],
+            row["created_time"],
+            row["duration"] or "",
+        )
+    console.print(shown)
 
 
 @app.command("show")
 @errors
-def runs_show(run_id: str, workspace: str | None = WorkspaceOpt) -> None:
+def runs_show(
+    run_id: str = typer.Argument(..., help="The run's id (see `runyard runs list`)."),
+    workspace: str | None = WorkspaceOpt,
+) -> None:
     """Show a run's details and metrics as JSON."""
     services = services_for(workspace)
     details = run_details.get_details(services, run_id)
@@ -71,7 +116,7 @@ def runs_show(run_id: str, workspace: str | None = WorkspaceOpt) -> None:
 @app.command("logs")
 @errors
 def runs_logs(
-    run_id: str,
+    run_id: str = typer.Argument(..., help="The run's id (see `runyard runs list`)."),
     workspace: str | None = WorkspaceOpt,
     follow: bool = typer.Option(False, "--follow", "-f", help="Stream until the run ends."),
 ) -> None:
@@ -88,10 +133,19 @@ def runs_logs(
 
 @app.command("cancel")
 @errors
-def runs_cancel(run_id: str, workspace: str | None = WorkspaceOpt) -> None:
+def runs_cancel(
+    run_id: str = typer.Argument(..., help="The run's id (see `runyard runs list`)."),
+    workspace: str | None = WorkspaceOpt,
+) -> None:
     """Cancel a run."""
     services = services_for(workspace)
     info = runs.get_run(services, run_id)
+    if info.status.is_terminal():
+        ended = f" at {info.end_time.isoformat()}" if info.end_time else ""
+        console.print(
+            f"Run {run_id} already ended {info.status.value}{ended}; there is nothing to cancel."
+        )
+        return
     if info.run_type == runs.INTERACTIVE:
         info = runs.set_status(services, run_id, RunStatus.CANCELED)
     else:
@@ -102,10 +156,14 @@ def runs_cancel(run_id: str, workspace: str | None = WorkspaceOpt) -> None:
 @app.command("download")
 @errors
 def runs_download(
-    run_id: str,
+    run_id: str = typer.Argument(..., help="The run's id (see `runyard runs list`)."),
     workspace: str | None = WorkspaceOpt,
-    prefix: str | None = typer.Option(None, "--prefix"),
-    output_dir: str = typer.Option(".", "--output-dir"),
+    prefix: str | None = typer.Option(
+        None, "--prefix", help="Only files whose names start with this, e.g. outputs/."
+    ),
+    output_dir: str = typer.Option(
+        ".", "--output-dir", help="Folder to download into (default: the current one)."
+    ),
 ) -> None:
     """Download a run's files (those under --prefix)."""
     paths = run_files.download_files(
