@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from runyard._artifact_names import check_artifact_name
 from runyard.core import Experiment
 from runyard.exceptions import ArtifactNotFound, InvalidArtifactName, UserErrorException
 
@@ -95,3 +96,11 @@ def test_upload_missing_local_file(run):
     with pytest.raises(UserErrorException, match="'missing.bin' does not exist"):
         run.upload_file("outputs/m.bin", "missing.bin")
     assert "outputs/m.bin" not in run.get_file_names()
+
+
+def test_over_long_artifact_names_name_the_limit():
+    with pytest.raises(InvalidArtifactName, match="at most 1024"):
+        check_artifact_name("d/" * 600 + "f.txt")
+    with pytest.raises(InvalidArtifactName, match="each folder or file name is at most 255 bytes"):
+        check_artifact_name("outputs/" + "x" * 256)
+    assert check_artifact_name("outputs/" + "x" * 255) == "outputs/" + "x" * 255

@@ -173,3 +173,16 @@ def test_store_call_without_sqlalchemy_says_what_to_do(ws):
     assert "REFUSED" in out.stdout, out.stderr
     assert "SQLAlchemy is not installed" in out.stdout
     assert "'sqlalchemy' and 'alembic'" in out.stdout and "test-ws" in out.stdout
+
+
+def test_new_workspace_next_to_others_warns_and_lists_them(runyard_home, capsys):
+    Workspace.create("first-ws", show_output=False)
+    Workspace("sub", "rg", "frist-ws")
+    err = capsys.readouterr().err
+    assert "workspace_name='frist-ws' matched no workspace" in err
+    assert "already holds 'first-ws'" in err
+
+
+def test_from_config_hint_names_the_command_that_writes_one(runyard_home, tmp_path):
+    with pytest.raises(UserErrorException, match="runyard workspace create <name> --write-config"):
+        Workspace.from_config(path=str(tmp_path))
