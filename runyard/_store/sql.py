@@ -109,11 +109,10 @@ class SqlStore(
 
     def get_or_create_experiment(self, name: str) -> ExperimentInfo:
         # An existing experiment is only read: a read-only store opens its experiments.
-        with self._read() as session:
-            query = select(ExperimentRow).where(ExperimentRow.name == name)
-            row = session.scalars(query).one_or_none()
-            if row is not None:
-                return row.to_entity()
+        try:
+            return self.get_experiment(name)
+        except ExperimentNotFound:
+            pass
         with self._write() as session:
             return self._ensure_experiment(session, name).to_entity()
 

@@ -9,6 +9,7 @@ without a word, so a new one is made under a temporary name and published with a
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 import uuid
@@ -127,9 +128,25 @@ def create_new(path: Path) -> None:
         finally:
             connection.close()
         with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)
+            _publish(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _publish(tmp: Path, dest: Path) -> None:
+    """``tmp`` appears as ``dest``, whole; FileExistsError when ``dest`` exists."""
+    try:
+        os.link(tmp, dest)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        # A file system without hard links (some network and FUSE mounts): a rename after
+        # a check, which only a process racing within that instant could defeat.
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if dest.exists():
+            raise FileExistsError(errno.EEXIST, "File exists", str(dest)) from None
+        os.rename(tmp, dest)
 
 
 @contextlib.contextmanager
@@ -191,7 +208,7 @@ def backup(source: Path, dest: Path) -> None:
             src.backup(dst, pages=-1)
             dst.execute("PRAGMA journal_mode = DELETE")
         _fsync(tmp)
-        os.link(tmp, dest)
+        _publish(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
 
