@@ -1,5 +1,4 @@
-"""Following a run: Ctrl-C while streaming, and the order of the script's output and phases
-(a phase line after a partial line starts on its own line)."""
+"""Following a run: Ctrl-C while streaming, and the order of the script's output and phases."""
 
 from __future__ import annotations
 
@@ -8,10 +7,8 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 
 from runyard._entities import RunStatus
-from runyard._services.jobs import cancel_run
 
 DRIVER = textwrap.dedent(
     """
@@ -73,43 +70,3 @@ def test_the_scripts_last_lines_come_before_the_finalizing_phase(
     assert wait(services, info.run_id, out=out).status is RunStatus.COMPLETED
     text = out.getvalue()
     assert text.index("first") < text.index("last line of the script") < text.index("[Finalizing]")
-
-
-# Prints a partial line, then waits (SIGTERM ignored) until the test has seen the cancel phase.
-PARTIAL_THEN_CANCELED = """
-import os, signal, sys, time
-signal.signal(signal.SIGTERM, lambda *_: None)
-marker, release = sys.argv[1], sys.argv[2]
-sys.stdout.write('epoch 1/3')
-sys.stdout.flush()
-open(marker, 'w').close()
-deadline = time.monotonic() + 60
-while not os.path.exists(release) and time.monotonic() < deadline:
-    time.sleep(0.05)
-sys.stdout.write(' stopped\\n')
-sys.stdout.flush()
-"""
-
-
-def test_a_phase_line_after_a_partial_line_starts_on_its_own_line(
-    services, source, submit, wait, wait_until, tmp_path
-) -> None:
-    marker, release = tmp_path / "marker", tmp_path / "release"
-    src = source(**{"train.py": PARTIAL_THEN_CANCELED})
-    info = submit(services, src, arguments=[str(marker), str(release)])
-    out = io.StringIO()
-    result: list = []
-    follower = threading.Thread(target=lambda: result.append(wait(services, info.run_id, out=out)))
-    follower.start()
-    try:
-        wait_until(marker.exists, 60, f"the job to write {marker}")
-        wait_until(lambda: "epoch 1/3" in out.getvalue(), 30, "the partial line in the output")
-        cancel_run(services, info.run_id)
-        wait_until(lambda: "[CancelRequested]" in out.getvalue(), 30, "the cancel phase line")
-    finally:
-        release.touch()
-        follower.join(60)
-    assert result and result[0].status is RunStatus.CANCELED, out.getvalue()
-    text = out.getvalue()
-    assert "epoch 1/3\n[CancelRequested] CancelRequested: stopping the script\n" in text
-    assert text.count("epoch 1/3") == 1
