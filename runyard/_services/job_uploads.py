@@ -31,7 +31,7 @@ def upload_changed(
     if folder.is_symlink():
         why = link_problem(folder, Path(os.path.realpath(folder.parent)))
         if why is not None:
-            _report(services, run_id, seen, [("", why)], prefix)
+            _report(services, run_id, seen, [("", f"is a symbolic link that {why}")], prefix)
             return
     if not folder.is_dir():
         return
@@ -53,6 +53,9 @@ def upload_changed(
             services.artifacts.put_file(f"runs/{run_id}/{name}", path)
         except FileNotFoundError:
             continue
+        except PermissionError as exc:
+            found.skipped.append((rel, f"is a file that cannot be read ({exc.strerror})"))
+            continue
         seen[rel] = stamp
     _report(services, run_id, seen, found.skipped, prefix)
 
@@ -72,8 +75,8 @@ def _report(
         seen[rel] = _REPORTED
         shown = f"./{prefix}/{rel}" if rel else f"./{prefix}"
         lines.append(
-            f"Runyard: not uploading {shown}: it is a symbolic link that {why}. Only files "
-            f"inside ./{prefix} are uploaded; copy the file there instead of linking it."
+            f"Runyard: not uploading {shown}: it {why}. Only what lies inside ./{prefix} and "
+            "can be read is uploaded; copy the file there instead of linking it."
         )
     for line in lines:
         log.warning("run %s: %s", run_id, line)

@@ -47,7 +47,8 @@ def job_artifacts(layout: WorkspaceLayout) -> ArtifactsOnly:
 @dataclass(frozen=True, slots=True)
 class FolderFiles:
     """What uploading a folder takes: ``files`` as (relative POSIX name, path to read), and
-    the symbolic links it leaves out, as (relative name, why)."""
+    what it leaves out (links it cannot follow, unreadable folders) as (relative name, why:
+    "is a symbolic link that points to ...")."""
 
     files: list[tuple[str, Path]]
     skipped: list[tuple[str, str]]
@@ -82,12 +83,17 @@ def folder_files(folder: Path) -> FolderFiles:
                 entries = list(it)
         except (FileNotFoundError, NotADirectoryError):
             continue
+        except PermissionError as exc:
+            skipped.append(
+                (prefix.rstrip("/"), f"is a folder that cannot be read ({exc.strerror})")
+            )
+            continue
         for entry in entries:
             rel, path = prefix + entry.name, Path(entry.path)
             try:
                 why = link_problem(path, root, ancestors) if entry.is_symlink() else None
                 if why is not None:
-                    skipped.append((rel, why))
+                    skipped.append((rel, f"is a symbolic link that {why}"))
                 elif entry.is_dir():
                     real = Path(os.path.realpath(path))
                     stack.append((path, rel + "/", (*ancestors, real)))
@@ -215,8 +221,8 @@ def upload_folder(
     pairs = [(check_artifact_name(f"{base}/{rel}"), src) for rel, src in found.files]
     if found.skipped:
         log.warning(
-            "upload_folder(%r, %r) did not upload %d symbolic link(s) that cannot be followed "
-            "from inside the folder: %s. Copy those files into the folder to upload them.",
+            "upload_folder(%r, %r) left out %d entries: %s. Only what lies inside the folder "
+            "and can be read is uploaded; copy those files into the folder to upload them.",
             name,
             str(path),
             len(found.skipped),
