@@ -53,7 +53,9 @@ class _RunFiles:
 
         for name, folder in self._tracked:
             if folder.is_dir():
-                run_files.upload_folder(self._upload_target(), self._run_id, name, folder)
+                run_files.upload_folder(
+                    self._upload_target(), self._run_id, name, folder, overwrite=True
+                )
 
     def get_file_names(self) -> list[str]:
         """Names of the run's files ([] when none)."""

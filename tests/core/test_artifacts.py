@@ -104,3 +104,18 @@ def test_over_long_artifact_names_name_the_limit():
     with pytest.raises(InvalidArtifactName, match="each folder or file name is at most 255 bytes"):
         check_artifact_name("outputs/" + "x" * 256)
     assert check_artifact_name("outputs/" + "x" * 255) == "outputs/" + "x" * 255
+
+
+def test_a_file_uploaded_into_outputs_does_not_stop_the_run_from_completing(
+    ws, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    run = Experiment(ws, "tracked").start_logging(snapshot_directory=None)
+    (tmp_path / "outputs" / "m.pkl").write_bytes(b"v1")
+    run.upload_file("outputs/m.pkl", "outputs/m.pkl")
+    (tmp_path / "outputs" / "m.pkl").write_bytes(b"v2")
+    run.complete()  # uploads ./outputs again at the end, as v1: the newer file wins
+    assert run.get_status() == "Completed"
+    out = tmp_path / "got.pkl"
+    run.download_file("outputs/m.pkl", str(out))
+    assert out.read_bytes() == b"v2"
