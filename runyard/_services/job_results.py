@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,33 @@ def _points(record: Mapping[str, Any]) -> list[MetricPoint]:
     return [MetricPoint(name, _KINDS[kind], v, t, None, desc) for v in value]
 
 
+class _GcPause:
+    """No garbage collection while a batch's records become points: every full collection
+    would rescan the ~300k fresh dicts and points (ingest ~1.5x slower). A batch makes no
+    cycles. Counted, so that the agent's supervisor threads can pause it together."""
+
+    def __init__(self) -> None:
+        self._lock, self._count, self._resume = threading.Lock(), 0, False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._count == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._count -= 1
+                if self._count == 0 and self._resume:
+                    gc.enable()
+
+
+_gc_paused = _GcPause()
+
+
 class SpoolIngester:
     """Moves complete spool records into the store, remembering the ingested offset."""
 
@@ -47,38 +77,59 @@ class SpoolIngester:
 
     def ingest(self) -> None:
         while True:
-            records, end = read_records(self.path, self.offset)
-            if end == self.offset:
-                return
-            self._apply(records, end)
+            with _gc_paused():
+                records, end = read_records(self.path, self.offset)
+                if end == self.offset:
+                    return
+                self._apply(records, end)
+                del records
             self.offset = end
 
     def _apply(self, records: list[dict[str, Any]], end: int) -> None:
-        store, points = self.services.store, []
+        store, points = self.services.store, list[MetricPoint]()
+        append, scalar = points.append, MetricKind.SCALAR
         for record in records:
-            if "tags" in record:
+            kind = record.get("k")
+            if kind == SCALAR:  # nearly every record: no call to _points
+                append(
+                    MetricPoint(
+                        record["n"], scalar, record["v"], record["t"], record.get("s"),
+                        record.get("d", ""),
+                    )
+                )  # fmt: skip
+            elif kind is not None:
+                points.extend(_points(record))
+            elif "tags" in record:
                 store.set_tags(self.run_id, record["tags"])
             elif "props" in record:
                 try:
                     store.add_properties(self.run_id, record["props"])
                 except RunyardError as exc:  # e.g. an immutable property set twice
                     log.warning("run %s: property record refused: %s", self.run_id, exc)
-            else:
-                points.extend(_points(record))
         try:
             store.log_metrics(self.run_id, points, spool_offset=end)
         except MetricTypeConflict:
-            # Another writer (a second process of the job) fixed a kind first: keep what
-            # fits, and say in the driver log (where the user looks) what was refused.
-            refused: dict[str, str] = {}
-            for point in points:
-                try:
-                    store.log_metrics(self.run_id, [point])
-                except MetricTypeConflict as exc:
-                    refused.setdefault(point.name, str(exc))
-            store.log_metrics(self.run_id, [], spool_offset=end)
-            if refused:
-                self._report(refused)
+            self._apply_fitting(points, end)
+
+    def _apply_fitting(self, points: list[MetricPoint], end: int) -> None:
+        """Another writer (a second process of the job) fixed a kind first: keeps what
+        fits, and says in the driver log (where the user looks) what was refused."""
+        store, refused = self.services.store, dict[str, str]()
+        by_name: dict[str, list[MetricPoint]] = {}
+        for point in points:
+            by_name.setdefault(point.name, []).append(point)
+        for name, batch in by_name.items():
+            try:
+                store.log_metrics(self.run_id, batch)
+            except MetricTypeConflict:
+                for point in batch:  # one name may carry two kinds in one batch
+                    try:
+                        store.log_metrics(self.run_id, [point])
+                    except MetricTypeConflict as exc:
+                        refused.setdefault(name, str(exc))
+        store.log_metrics(self.run_id, [], spool_offset=end)
+        if refused:
+            self._report(refused)
 
     def _report(self, refused: Mapping[str, str]) -> None:
         for message in refused.values():

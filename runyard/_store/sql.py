@@ -12,9 +12,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Engine, Table, insert, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,7 +39,6 @@ from runyard._store.models_sql import ModelMethods
 from runyard._store.run_state import runtime_changes
 from runyard._store.schema import (
     ExperimentRow,
-    MetricPointRow,
     MetricSeriesRow,
     RunRow,
     utcnow,
@@ -347,43 +346,37 @@ class SqlStore(
         *,
         spool_offset: int | None = None,
     ) -> None:
+        # Each point's (name, kind, description) once: a batch has few distinct ones.
+        shapes = list(dict.fromkeys((p.name, p.kind, p.description) for p in points))
         with self._write() as session:
             # Locking the run serialises appends to its series (seq numbers).
             run = self._run_row(session, run_id, lock=True)
-            series = self._series_for(session, run_id, points)
-            rows = []
-            for point in points:
-                target = series[point.name]
-                vtype, num, ival, txt = codec.encode(point.value)
-                target.vtype = codec.merge_vtype(target.vtype, vtype)
-                if point.description and not target.description:
-                    target.description = point.description
-                rows.append(
-                    {
-                        "series_id": target.id,
-                        "seq": target.count,
-                        "vtype": vtype,
-                        "num": num,
-                        "ival": ival,
-                        "txt": txt,
-                        "time": point.time,
-                        "step": point.step,
-                    }
-                )
-                target.count += 1
-            if rows:
-                # A declarative class's __table__ is typed FromClause; here it is a Table.
-                session.execute(insert(cast(Table, MetricPointRow.__table__)), rows)
+            series = self._series_for(session, run_id, shapes)
+            batch = codec.PointRows({n: [row.id, row.count, set()] for n, row in series.items()})
+            batch.add(points)
+            placeholder = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
+            connection = session.connection()
+            # Through exec_driver_sql, not a raw cursor: its errors pass the engine's
+            # handle_error hook (disk full, damaged file) like every other statement.
+            for sql, params in batch.statements(placeholder):
+                connection.exec_driver_sql(sql, tuple(params))
+            for name, row in series.items():
+                _, row.count, vtypes = batch.series[name]
+                for vtype in sorted(vtypes):
+                    row.vtype = codec.merge_vtype(row.vtype, vtype)
+            for name, _, description in shapes:
+                if description and not series[name].description:
+                    series[name].description = description
             if spool_offset is not None:
                 run.spool_offset = spool_offset
 
     def _series_for(
-        self, session: Session, run_id: str, points: Sequence[MetricPoint]
+        self, session: Session, run_id: str, shapes: Sequence[tuple[str, MetricKind, str]]
     ) -> dict[str, MetricSeriesRow]:
         """The batch's series rows, created as needed, after checking every kind first
         (so a conflict anywhere in the batch stores nothing)."""
         # First-appearance order: series ids give get_metrics its name order.
-        names = list(dict.fromkeys(p.name for p in points))
+        names = list(dict.fromkeys(name for name, _, _ in shapes))
         existing = session.scalars(
             select(MetricSeriesRow).where(
                 MetricSeriesRow.run_id == run_id, MetricSeriesRow.name.in_(names)
@@ -391,11 +384,11 @@ class SqlStore(
         )
         series = {row.name: row for row in existing}
         kinds = {name: row.kind for name, row in series.items()}
-        for point in points:
-            wanted = MetricKind(point.kind).value
-            kind = kinds.setdefault(point.name, wanted)
+        for name, point_kind, _ in shapes:
+            wanted = MetricKind(point_kind).value
+            kind = kinds.setdefault(name, wanted)
             if kind != wanted:
-                raise MetricTypeConflict(run_id, point.name, kind, wanted)
+                raise MetricTypeConflict(run_id, name, kind, wanted)
         for name in (n for n in names if n not in series):
             row = MetricSeriesRow(
                 run_id=run_id, name=name, kind=kinds[name], description="", vtype=None, count=0
