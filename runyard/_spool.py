@@ -132,6 +132,10 @@ def read_records(
         with open(path, "rb") as f:
             f.seek(offset)
             data = f.read(max_bytes)
+            more = data
+            while len(more) == max_bytes and b"\n" not in more:  # a record over max_bytes
+                more = f.read(max_bytes)
+                data += more
     except FileNotFoundError:
         return [], offset
     end = data.rfind(b"\n")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from runyard.exceptions import StoreCorrupt, StoreReadOnly
+from runyard.exceptions import DiskFull, StoreCorrupt, StoreReadOnly
 
 MAGIC = b"SQLite format 3\x00"
 HEADER_SIZE = 100
@@ -229,9 +229,13 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def translate(exc: sqlite3.Error, path: Path) -> StoreCorrupt | StoreReadOnly | None:
-    """Our error for a sqlite3 error that means a damaged or unwritable file, else None."""
+def translate(
+    exc: sqlite3.Error, path: Path
+) -> StoreCorrupt | StoreReadOnly | DiskFull | None:
+    """Our error for a sqlite3 error that means a damaged, unwritable or full file, else None."""
     message = str(exc)
+    if "database or disk is full" in message:  # SQLITE_FULL: the transaction was rolled back
+        return DiskFull(str(path), "a write to the workspace database (nothing of it was kept)")
     if isinstance(exc, sqlite3.DatabaseError) and any(m in message for m in CORRUPT_MESSAGES):
         return StoreCorrupt(str(path), f"is damaged (SQLite: {message})")
     if "readonly database" in message or "unable to open database file" in message:

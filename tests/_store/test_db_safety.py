@@ -158,3 +158,42 @@ def test_read_only_folder_without_a_database_says_there_is_none(tmp_path: Path):
     assert StoreReadOnly.__name__ in done.stderr
     assert "there is no database there to read" in done.stderr
     assert list(folder.iterdir()) == []
+
+
+def test_a_full_database_raises_disk_full_and_keeps_what_was_stored(db: Path):
+    """SQLite's SQLITE_FULL ("database or disk is full"), made real by capping the file's
+    pages at what it has (PRAGMA max_page_count), becomes DiskFull naming the file."""
+    from sqlalchemy import event
+
+    from runyard._entities import MetricKind, MetricPoint
+    from runyard.exceptions import DiskFull
+
+    store = open_store(f"sqlite:///{db}")
+    try:
+        store.log_metrics("run-0", [MetricPoint("loss", MetricKind.SCALAR, 1.0, 0.0, None, "")])
+        engine = store._engine  # the write engine: cap every new connection's file size
+        engine.dispose()
+
+        @event.listens_for(engine, "connect")
+        def _cap(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            pages = cursor.execute("PRAGMA page_count").fetchone()[0]
+            cursor.execute(f"PRAGMA max_page_count = {pages}")
+            cursor.close()
+
+        points = [
+            MetricPoint("big", MetricKind.SCALAR, "x" * 1000, float(i), None, "")
+            for i in range(2000)
+        ]
+        with pytest.raises(DiskFull) as caught:
+            store.log_metrics("run-0", points, spool_offset=123)
+        message = str(caught.value)
+        assert "The disk is full" in message and str(db) in message and "free" in message
+        assert "RUNYARD_HOME" in message
+        # Nothing of the failed batch was kept, everything before it was.
+        metrics = store.get_metrics("run-0")
+        assert list(metrics) == ["loss"] and metrics["loss"].values == [1.0]
+        assert store.get_spool_offset("run-0") == 0
+        assert sorted(r.run_id for r in store.list_runs()) == ["run-0", "run-1", "run-2"]
+    finally:
+        store.close()

@@ -105,6 +105,7 @@ def test_a_full_disk_during_ingest_ends_the_run_failed_naming_the_cause(tmp_path
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["status"] == "Failed", result
     assert result["pending_seen"], result  # the store was full too: the error waited
-    # The cause is named: the store's DiskFull (path, free space), or SQLite's own words.
-    assert result["code"] in ("DiskFull", "SupervisorError"), result
-    assert "disk is full" in result["message"], result
+    # The cause is named: the store's DiskFull, with the database's path and the free space.
+    assert result["code"] == "DiskFull", result
+    assert "The disk is full" in result["message"], result
+    assert "runyard.db" in result["message"] and "free of" in result["message"], result
