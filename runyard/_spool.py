@@ -144,7 +144,8 @@ def read_records(
     body = data[:end]
     try:
         # One json.loads of the whole chunk as an array: 3x faster than one per line.
-        records: list[dict[str, Any]] = json.loads(b"[" + body.replace(b"\n", b",") + b"]")
+        # (Decoded to str first: json.loads of bytes detects the encoding, ~10% slower.)
+        records: list[dict[str, Any]] = json.loads("[" + body.decode().replace("\n", ",") + "]")
     except ValueError:  # a blanked-out or damaged line somewhere: go line by line
         records = _read_lines(body, path)
     return records, offset + end + 1

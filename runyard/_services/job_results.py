@@ -88,13 +88,16 @@ class SpoolIngester:
     def _apply(self, records: list[dict[str, Any]], end: int) -> None:
         store, points = self.services.store, list[MetricPoint]()
         append, scalar = points.append, MetricKind.SCALAR
+        # MetricPoint's own __new__ is a Python function around this: 1.5x slower.
+        new = tuple.__new__
         for record in records:
             kind = record.get("k")
             if kind == SCALAR:  # nearly every record: no call to _points
                 append(
-                    MetricPoint(
-                        record["n"], scalar, record["v"], record["t"], record.get("s"),
-                        record.get("d", ""),
+                    new(
+                        MetricPoint,
+                        (record["n"], scalar, record["v"], record["t"], record.get("s"),
+                         record.get("d", "")),
                     )
                 )  # fmt: skip
             elif kind is not None:
