@@ -111,7 +111,8 @@ def test_models_list_show_download(filled, tmp_path):
     again = cli.invoke(
         app, ["models", "download", "cli-model", "-w", "test-ws", "--target-dir", str(target)]
     )
-    assert again.exit_code == 1 and "exist_ok=True" in again.output
+    assert again.exit_code == 1 and "Pass --exist-ok" in again.output
+    assert "--target-dir" in again.output and "exist_ok=True" not in again.output
     missing = cli.invoke(app, ["models", "show", "ghost", "-w", "test-ws"])
     assert missing.exit_code == 1 and "ghost" in missing.output
 

@@ -221,8 +221,17 @@ def model_files(services: Services, mv: ModelVersion) -> list[str]:
     return [k[len(prefix) :] for k in services.artifacts.list(prefix)]
 
 
-def download_model(services: Services, mv: ModelVersion, target_dir: Any, exist_ok: bool) -> Path:
-    """Copies the version to <target_dir>/<registered basename>; returns that path."""
+def download_model(
+    services: Services,
+    mv: ModelVersion,
+    target_dir: Any,
+    exist_ok: bool,
+    *,
+    spelling: tuple[str, str] = ("exist_ok=True", "target_dir"),
+) -> Path:
+    """Copies the version to <target_dir>/<registered basename>; returns that path.
+    ``spelling``: how the caller spells the overwrite switch and the target (the CLI's
+    ``--exist-ok`` / ``--target-dir``), for the clash message."""
     target = Path(target_dir)
     rels = model_files(services, mv)
     dests = [(rel, target / rel) for rel in rels]
@@ -231,8 +240,8 @@ def download_model(services: Services, mv: ModelVersion, target_dir: Any, exist_
         if clashes:
             raise InvalidModelRequest(
                 f"Model {mv.id} cannot be downloaded to {str(target)!r}: these files already "
-                f"exist: {clashes[:20]}. Pass exist_ok=True to overwrite them, or pick another "
-                "target_dir."
+                f"exist: {clashes[:20]}. Pass {spelling[0]} to overwrite them, or pick another "
+                f"{spelling[1]}."
             )
     for rel, dest in dests:
         services.artifacts.get_file(f"{mv.artifact_prefix}/{rel}", dest)

@@ -80,5 +80,7 @@ def models_download(
     """Download a model version (latest by default)."""
     services = services_for(workspace)
     mv = registry.get_model(services, name, version)
-    path = registry.download_model(services, mv, target_dir, exist_ok)
+    path = registry.download_model(
+        services, mv, target_dir, exist_ok, spelling=("--exist-ok", "--target-dir")
+    )
     console.print(f"Downloaded {mv.id} to {path}")

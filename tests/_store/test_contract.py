@@ -65,6 +65,32 @@ class TestExperiments:
             store.get_experiment("nope")
         assert store.list_experiments() == []
 
+    def test_update_experiment_merges_tags_and_archives_once(self, store):
+        store.get_or_create_experiment("exp")
+        tagged = store.update_experiment("exp", set_tags={"a": "1", "b": "2"})
+        assert dict(tagged.tags) == {"a": "1", "b": "2"} and tagged.archived_time is None
+        # New values merge over old ones, None is a tag without a value (v1's
+        # experiment.tag(key)), remove_tags drops keys.
+        changed = store.update_experiment(
+            "exp", set_tags={"a": "3", "b": None, "c": "4"}, remove_tags=["c"]
+        )
+        assert dict(changed.tags) == {"a": "3", "b": None}
+        archived = store.update_experiment("exp", archived=True)
+        assert archived.archived_time is not None
+        assert archived.archived_time.tzinfo == timezone.utc
+        # Archiving again keeps the first archived_time; reactivating clears it.
+        again = store.update_experiment("exp", archived=True)
+        assert again.archived_time == archived.archived_time
+        assert store.get_experiment("exp").archived_time == archived.archived_time
+        active = store.update_experiment("exp", archived=False)
+        assert active.archived_time is None and dict(active.tags) == {"a": "3", "b": None}
+        assert store.get_experiment("exp") == active
+
+    def test_update_missing_experiment_names_it(self, store):
+        with pytest.raises(ExperimentNotFound, match="'ghost'"):
+            store.update_experiment("ghost", set_tags={"a": "1"})
+        assert store.list_experiments() == []
+
 
 class TestRuns:
     def test_create_run_numbers_per_experiment(self, store):
