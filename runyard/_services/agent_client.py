@@ -81,6 +81,8 @@ def wake(layout: WorkspaceLayout) -> bool:
         os.write(fd, b"w")
     except BlockingIOError:
         pass  # the pipe is full of unread wake-ups: the agent will wake anyway
+    except BrokenPipeError:
+        return False  # the agent closed its end between our open and write: it is stopping
     finally:
         os.close(fd)
     return True
