@@ -229,9 +229,7 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def translate(
-    exc: sqlite3.Error, path: Path
-) -> StoreCorrupt | StoreReadOnly | DiskFull | None:
+def translate(exc: sqlite3.Error, path: Path) -> StoreCorrupt | StoreReadOnly | DiskFull | None:
     """Our error for a sqlite3 error that means a damaged, unwritable or full file, else None."""
     message = str(exc)
     if "database or disk is full" in message:  # SQLITE_FULL: the transaction was rolled back
