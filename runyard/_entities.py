@@ -60,6 +60,7 @@ class ErrorCode(str, enum.Enum):
     COMPUTE_TARGET_NOT_FOUND = "ComputeTargetNotFound"
     MAX_RUN_DURATION_EXCEEDED = "MaxRunDurationExceeded"
     DISK_FULL = "DiskFull"  # a write of the run's spool, files or records found no space
+    EARLY_TERMINATION = "EarlyTermination"  # a sweep's policy stopped this child run
 
     def __str__(self) -> str:
         return self.value

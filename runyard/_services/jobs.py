@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from runyard._compute import LOCAL, cluster_types
-from runyard._entities import RunInfo, RunStatus
+from runyard._entities import RunError, RunInfo, RunStatus
 from runyard._services import Services
 from runyard._services.agent_client import ensure_agent, wake
 from runyard._services.runs import new_run_id
@@ -111,6 +111,74 @@ def _check_target(services: Services, target: Any) -> str:
     return name
 
 
+def script_definition(
+    services: Services,
+    *,
+    source_directory: str | Path,
+    script: str,
+    arguments: Sequence[Any],
+    target: str = "local",
+    environment_variables: Mapping[str, str] | None = None,
+    definition: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Checks a script run's parts and snapshots its source: its run definition (script,
+    arguments, snapshot id, target ...). Shared by script runs and sweeps, whose children
+    reuse one snapshot.
+
+    Raises:
+        UserErrorException: bad script, arguments, target or source_directory.
+        SnapshotException: the source directory is over the snapshot limits.
+    """
+    source = check_source_directory(source_directory)
+    script_rel = _check_script(source, script)
+    args = _check_arguments(arguments)
+    _check_max_duration(definition)
+    target_name = _check_target(services, target)
+    env_vars = _checked_environment_variables(environment_variables)
+    snapshot_id = take_snapshot(services.layout, source, services.settings)
+    return {
+        **(definition or {}),
+        "script": script_rel,
+        "arguments": args,
+        "source_directory": str(source),
+        "snapshot_id": snapshot_id,
+        "environment_variables": env_vars,
+        "target": target_name,
+    }
+
+
+def queue_script_run(
+    services: Services,
+    *,
+    run_id: str,
+    experiment_name: str,
+    run_definition: Mapping[str, Any],
+    tags: Mapping[str, str] | None = None,
+    display_name: str | None = None,
+    run_type: str = "azureml.scriptrun",
+    parent_run_id: str | None = None,
+) -> RunInfo:
+    """Stores a checked run definition as a Queued run for the agent (not woken here).
+
+    Raises:
+        RunIdAlreadyExists: ``run_id`` is taken.
+    """
+    return services.store.create_run(
+        run_id=run_id,
+        experiment_name=experiment_name,
+        status=RunStatus.QUEUED,
+        run_type=run_type,
+        target=str(run_definition["target"]),
+        parent_run_id=parent_run_id,
+        display_name=display_name,
+        tags=dict(tags or {}),
+        # v1 records the snapshot as an immutable property of the run.
+        properties={"ContentSnapshotId": str(run_definition["snapshot_id"])},
+        definition=dict(run_definition),
+        agent_managed=True,
+    )
+
+
 def submit_script_run(
     services: Services,
     *,
@@ -132,36 +200,15 @@ def submit_script_run(
         UserErrorException: bad script, arguments, target or source_directory.
         SnapshotException: the source directory is over the snapshot limits.
     """
-    source = check_source_directory(source_directory)
-    script_rel = _check_script(source, script)
-    args = _check_arguments(arguments)
-    _check_max_duration(definition)
-    target_name = _check_target(services, target)
-    env_vars = _checked_environment_variables(environment_variables)
-    snapshot_id = take_snapshot(services.layout, source, services.settings)
-    run_definition = {
-        **(definition or {}),
-        "script": script_rel,
-        "arguments": args,
-        "source_directory": str(source),
-        "snapshot_id": snapshot_id,
-        "environment_variables": env_vars,
-        "target": target_name,
-    }
-    info = services.store.create_run(
-        run_id=new_run_id(experiment_name),
-        experiment_name=experiment_name,
-        status=RunStatus.QUEUED,
-        run_type=run_type,
-        target=target_name,
-        parent_run_id=parent_run_id,
-        display_name=display_name,
-        tags=dict(tags or {}),
-        # v1 records the snapshot as an immutable property of the run.
-        properties={"ContentSnapshotId": snapshot_id},
-        definition=run_definition,
-        agent_managed=True,
-    )
+    run_definition = script_definition(
+        services, source_directory=source_directory, script=script, arguments=arguments,
+        target=target, environment_variables=environment_variables, definition=definition,
+    )  # fmt: skip
+    info = queue_script_run(
+        services, run_id=new_run_id(experiment_name), experiment_name=experiment_name,
+        run_definition=run_definition, tags=tags, display_name=display_name,
+        run_type=run_type, parent_run_id=parent_run_id,
+    )  # fmt: skip
     ensure_agent(services.layout, services.settings)
     return info
 
@@ -175,20 +222,23 @@ _CANCELABLE = (
 )
 
 
-def cancel_run(services: Services, run_id: str) -> RunInfo:
+def cancel_run(services: Services, run_id: str, reason: RunError | None = None) -> RunInfo:
     """Queued → Canceled at once; a running run → CancelRequested, and its agent kills
-    the job's process group and ends it Canceled. A finished run is returned unchanged."""
+    the job's process group and ends it Canceled. A finished run is returned unchanged.
+    ``reason``: why (a sweep's policy stopped it), kept as the run's error."""
     store = services.store
     info = store.get_run(run_id)
     if info.status.is_terminal():
         return info
     done = store.set_run_status(
-        run_id, RunStatus.CANCELED, expected={RunStatus.QUEUED, RunStatus.NOT_STARTED}
+        run_id, RunStatus.CANCELED, error=reason, expected={RunStatus.QUEUED, RunStatus.NOT_STARTED}
     )
     if done is not None:
         wake(services.layout)
         return done
-    requested = store.set_run_status(run_id, RunStatus.CANCEL_REQUESTED, expected=_CANCELABLE)
+    requested = store.set_run_status(
+        run_id, RunStatus.CANCEL_REQUESTED, error=reason, expected=_CANCELABLE
+    )
     if requested is None:  # finished, or already requested, meanwhile
         return store.get_run(run_id)
     if requested.agent_managed:

@@ -116,21 +116,28 @@ class ScriptRunConfig:
                 f"Experiment.submit(ScriptRunConfig, ...) got unexpected arguments "
                 f"{sorted(kwargs)}; it takes only config and tags."
             )
-        script = self._checked_script()
-        arguments, data = arguments_and_data(self.arguments, self.run_config.data)
-        env_vars = self._environment_variables()
         info = jobs.submit_script_run(
             experiment.workspace._services,
             experiment_name=experiment.name,
-            source_directory=self.source_directory,
-            script=script,
-            arguments=arguments,
-            target=self.compute_target,
             tags=tags,
-            environment_variables=env_vars or None,
-            definition=self._definition(script, arguments, data),
+            **self._submission(),
         )
         return Run(experiment, info.run_id, _run_info=info)
+
+    def _submission(self) -> dict[str, Any]:
+        """The jobs service's description of this run (source, script, arguments, target,
+        variables, definition), checked here; a sweep submits it as its children's base."""
+        script = self._checked_script()
+        arguments, data = arguments_and_data(self.arguments, self.run_config.data)
+        env_vars = self._environment_variables()
+        return {
+            "source_directory": self.source_directory,
+            "script": script,
+            "arguments": arguments,
+            "target": self.compute_target,
+            "environment_variables": env_vars or None,
+            "definition": self._definition(script, arguments, data),
+        }
 
     def _environment_variables(self) -> dict[str, Any]:
         """The job's variables: the Environment's (deprecated in v1, still applied at run

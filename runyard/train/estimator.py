@@ -288,6 +288,11 @@ class Estimator:
     def _runyard_submit(self, experiment: Any, tags: Any = None, **kwargs: Any) -> Any:
         """Experiment.submit's hook: ``exp.submit(est, script_params=..., inputs=...)``
         applies the overrides to a copy, which is submitted as its ScriptRunConfig."""
+        return self._as_script_run_config(**kwargs)._runyard_submit(experiment, tags=tags)
+
+    def _as_script_run_config(self, **kwargs: Any) -> Any:
+        """The ScriptRunConfig this estimator submits as (``kwargs``: submit's overrides);
+        a sweep over an estimator uses it as its children's base."""
         est = self._submit_overrides(**kwargs)
         src = est._to_script_run_config()
         src.run_config.docker = DockerConfiguration(
@@ -296,7 +301,7 @@ class Estimator:
         notice = getattr(est, "_environment_notice", None)
         if notice:
             src._notices.append(notice)
-        return src._runyard_submit(experiment, tags=tags)
+        return src
 
     def _submit_overrides(self, **kwargs: Any) -> Estimator:
         """A copy with ``exp.submit(est, script_params=..., inputs=...,
