@@ -34,11 +34,13 @@ from runyard._services.driver_log import append_driver_log
 from runyard._services.reconcile import finish_orphan, reconcile
 from runyard._services.scheduler import Scheduler
 from runyard._services.supervisor import Supervisor
+from runyard._services.sweep_loop import SweepLoop
 from runyard.exceptions import ComputeTargetException
 
 log = logging.getLogger(__name__)
 
 POLL = 1.0  # seconds between queue scans when nobody wakes the agent
+SWEEP_POLL = 0.5  # while a sweep runs: its policy acts within ~1 s of a metric's ingest
 DEFAULT_IDLE_SECONDS = 600
 
 
@@ -82,6 +84,7 @@ class Agent:
     def serve(self) -> None:
         self.services: Services = open_services(self.layout, self.settings)
         self.scheduler = Scheduler(self.services)
+        self.sweeps = SweepLoop(self.services)
         ended = reconcile(self.services)
         if ended:
             log.warning("reconciled runs left by a dead agent: %s", ", ".join(ended))
@@ -98,16 +101,18 @@ class Agent:
     def _loop(self) -> None:
         last_busy = time.monotonic()
         while not self.stopping.is_set():
+            # Sweeps first: the children they start are scheduled in the same pass.
+            sweeping = self.sweeps.tick()
             queued_left = self._schedule()
-            if self.supervisors or queued_left or self.unfinished:
+            if self.supervisors or queued_left or self.unfinished or sweeping:
                 last_busy = time.monotonic()
             elif time.monotonic() - last_busy > self.idle_seconds:
                 self._close_wake()  # from here submitters see "no agent" and wait for the lock
-                if not self._schedule() and not self.supervisors:
+                if not self.sweeps.tick() and not self._schedule() and not self.supervisors:
                     log.info("idle for %.0f s; exiting", self.idle_seconds)
                     return
                 self._open_wake()
-            self._sleep(POLL)
+            self._sleep(SWEEP_POLL if sweeping else POLL)
 
     def _schedule(self) -> bool:
         """Starts queued runs while slots or nodes are free; True if some still wait (or a

@@ -18,6 +18,8 @@ from runyard._entities import RunInfo, RunStatus
 from runyard._services import Services
 from runyard._services.agent_client import agent_pid, ensure_agent
 from runyard._services.driver_log import BUILD_LOG, DRIVER_LOG
+from runyard._services.sweeps import RUN_TYPE as SWEEP_RUN_TYPE
+from runyard._services.sweeps import SWEEP_LOG
 from runyard.exceptions import ExperimentExecutionException
 
 _AGENT_CHECK_EVERY = 2.0  # seconds between liveness checks of the agent while waiting
@@ -199,6 +201,22 @@ class _Phases:
             self.driver.pump(final=final)
 
 
+class _SweepOutput:
+    """A sweep has no phases or driver log of its own: its log, ``hyperdrive.txt``, says
+    which children started and ended, each policy decision and the best run so far."""
+
+    def __init__(self, out: TextIO, log: _LogTail) -> None:
+        self.out, self.log = out, log
+
+    def show(self, info: RunInfo) -> None:
+        if not self.log.started:
+            self.out.write(f"\nStreaming {SWEEP_LOG}\n{_SEPARATOR}\n\n")
+            self.log.started = True
+
+    def pump(self, final: bool) -> None:
+        self.log.pump(final=final)
+
+
 def _summary(info: RunInfo, out: TextIO) -> None:
     out.write(f"\nExecution Summary\n{_SEPARATOR}\nRunId: {info.run_id}\n")
     out.write(f"Status: {info.status.value}\n")
@@ -246,9 +264,14 @@ def _wait(
 ) -> RunInfo:
     store = services.store
     info = store.get_run(run_id)
-    driver = _LogTail(services.artifacts.local_path(f"runs/{run_id}/{DRIVER_LOG}"), out)
-    build = _LogTail(services.artifacts.local_path(f"runs/{run_id}/{BUILD_LOG}"), out)
-    phases = _Phases(out, build, driver)
+    phases: _Phases | _SweepOutput
+    if info.run_type == SWEEP_RUN_TYPE:
+        sweep_log = _LogTail(services.artifacts.local_path(f"runs/{run_id}/{SWEEP_LOG}"), out)
+        phases = _SweepOutput(out, sweep_log)
+    else:
+        driver = _LogTail(services.artifacts.local_path(f"runs/{run_id}/{DRIVER_LOG}"), out)
+        build = _LogTail(services.artifacts.local_path(f"runs/{run_id}/{BUILD_LOG}"), out)
+        phases = _Phases(out, build, driver)
     if show_output:
         _header(info, services, out)
     next_check = 0.0

@@ -20,6 +20,7 @@ from runyard._services.run_errors import (
 )
 from runyard._services.scheduler import reattach
 from runyard._services.supervisor import EXIT_STATUS
+from runyard._services.sweeps import RUN_TYPE as SWEEP_RUN_TYPE
 from runyard.exceptions import RunyardError
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ def reconcile(services: Services) -> list[str]:
         statuses=ACTIVE_STATUSES, include_children=True, agent_managed=True
     )
     for info in active:
+        if info.run_type == SWEEP_RUN_TYPE:
+            continue  # no process of its own: the new agent's sweep loop carries it on
         finish_orphan(services, info)
         ended.append(info.run_id)
     return ended

@@ -101,7 +101,7 @@ class Run(_RunFiles, _RunMetrics, _RunSecrets):
             statuses=None if status is None else [status],
             include_children=include_children,
         )
-        return iter([Run(experiment, i.run_id, _run_info=i) for i in infos])
+        return iter([_run_class(i)(experiment, i.run_id, _run_info=i) for i in infos])
 
     @staticmethod
     def get_context(
@@ -404,7 +404,7 @@ class Run(_RunFiles, _RunMetrics, _RunSecrets):
                 services, parent_run_id=self._run_id, run_type=type, tags=tags,
                 properties=properties, statuses=None if status is None else [status],
             )  # fmt: skip
-        return iter([Run(self._experiment, i.run_id, _run_info=i) for i in infos])
+        return iter([_run_class(i)(self._experiment, i.run_id, _run_info=i) for i in infos])
 
     # ---- context manager -----------------------------------------------------------------
     def __enter__(self) -> Run:
@@ -432,12 +432,25 @@ class Run(_RunFiles, _RunMetrics, _RunSecrets):
         return hash(self._run_id)
 
 
+# Run types whose runs get a class of their own (HyperDriveRun registers "hyperdrive" when
+# runyard.train.hyperdrive is imported, as v1's rehydration does).
+_RUN_CLASSES: dict[str, type[Run]] = {}
+
+
+def register_run_class(run_type: str, cls: type[Run]) -> None:
+    _RUN_CLASSES[run_type] = cls
+
+
+def _run_class(info: RunInfo) -> type[Run]:
+    return _RUN_CLASSES.get(info.run_type, Run)
+
+
 def _wrap(workspace: Workspace, info: RunInfo) -> Run:
     # late: cycle Run -> Experiment -> Run; Experiment imports run at module level
     from runyard.core.experiment import Experiment
 
     experiment = Experiment(workspace, info.experiment_name, _create_in_cloud=False)
-    return Run(experiment, info.run_id, _run_info=info)
+    return _run_class(info)(experiment, info.run_id, _run_info=info)
 
 
 def _text(value: Any) -> str:

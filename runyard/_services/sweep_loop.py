@@ -1,0 +1,304 @@
+"""The agent's side of HyperDrive: one pass over every active sweep per agent loop.
+
+A pass reads the sweep's children and their primary metric from the store, applies the
+early-termination policy (a stopped child is canceled with the decision as its error),
+notes the best run, starts children while fewer than ``max_concurrent_runs`` are active and
+fewer than ``max_total_runs`` exist, and ends the sweep when no child is left to start or
+run. Nothing is kept only in memory that a restarted agent needs: see ``sweeps``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from runyard._entities import ErrorCode, MetricKind, MetricPoint, RunError, RunInfo, RunStatus
+from runyard._services import Services
+from runyard._services.jobs import cancel_run, queue_script_run
+from runyard._services.sweep_policies import evaluate
+from runyard._services.sweep_sampling import Sampler, Trial, make_sampler
+from runyard._services.sweeps import (
+    HYPERPARAMETER_TAG,
+    RUN_TYPE,
+    append_sweep_log,
+    best_of,
+    child_index,
+    child_run_id,
+    children,
+    hyperparameters,
+    primary_values,
+    sweep_config,
+)
+from runyard.exceptions import RunIdAlreadyExists
+
+log = logging.getLogger(__name__)
+
+BEST_TABLE = "best_child_by_primary_metric"  # v1's parent metric
+_SWEEP_STATUSES = (RunStatus.RUNNING, RunStatus.CANCEL_REQUESTED)
+
+
+class SweepLoop:
+    """Drives the workspace's active sweeps; ``tick`` is called by the agent's loop."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._sweeps: dict[str, _Sweep] = {}
+
+    def tick(self) -> bool:
+        """One pass over every active sweep; True while any is active."""
+        active = self.services.store.list_runs(
+            statuses=_SWEEP_STATUSES, run_type=RUN_TYPE, agent_managed=True
+        )
+        for info in active:
+            sweep = self._sweeps.get(info.run_id)
+            if sweep is None:
+                sweep = self._sweeps[info.run_id] = _Sweep(self.services, info)
+            try:
+                sweep.step(info)
+            except Exception as exc:  # a bug or a store failure: retried next pass
+                log.exception("sweep %s: pass failed: %s", info.run_id, exc)
+        alive = {i.run_id for i in active}
+        self._sweeps = {k: v for k, v in self._sweeps.items() if k in alive}
+        return bool(active)
+
+
+class _Sweep:
+    def __init__(self, services: Services, info: RunInfo) -> None:
+        self.services, self.run_id = services, info.run_id
+        config = sweep_config(info)
+        self.config = config
+        self.metric = str(config["primary_metric_config"]["name"])
+        self.goal = str(config["primary_metric_config"]["goal"]).lower()
+        self.max_total = int(config["max_total_runs"])
+        self.max_concurrent = int(config["max_concurrent_runs"])
+        started = info.start_time.timestamp() if info.start_time else time.time()
+        self.deadline = started + float(config["max_duration_minutes"]) * 60
+        self.seed = int(info.definition.get("seed") or 0)
+        self._sampler: Sampler | None = None
+        self.evaluated: dict[str, int] = {}
+        self.final_series: dict[str, list[float]] = {}
+        self.exhausted = False
+        self.stopping: str | None = None  # why no child starts any more
+        self.best: tuple[str, float] | None = None
+        # Children already ended when this agent took the sweep up were reported before.
+        self.reported = {
+            c.run_id for c in children(services, info.run_id) if c.status.is_terminal()
+        }
+        self.earlier_trials = self._earlier_trials()
+
+    # ---- one pass ------------------------------------------------------------------------
+    def step(self, info: RunInfo) -> None:
+        kids = children(self.services, self.run_id)
+        self._tag_hyperparameters(info, kids)
+        series = self._series(kids)
+        active = [c for c in kids if not c.status.is_terminal()]
+        self._report_ended(kids, series)
+        if info.status is RunStatus.CANCEL_REQUESTED:
+            self._stop_all(active, "the sweep was canceled", None)
+            if not active:
+                self._end(RunStatus.CANCELED, kids, series)
+            return
+        self._apply_policy(series, active)
+        self._note_best(series)
+        if self.stopping is None and time.time() >= self.deadline:
+            minutes = self.config["max_duration_minutes"]
+            self.stopping = f"max_duration_minutes={minutes} was reached"
+            reason = RunError(
+                ErrorCode.MAX_RUN_DURATION_EXCEEDED,
+                f"Canceled: the sweep {self.run_id} reached its max_duration_minutes={minutes}.",
+            )
+            self._stop_all(active, self.stopping, reason)
+        active = [c for c in children(self.services, self.run_id) if not c.status.is_terminal()]
+        kids = self._start_children(info, kids, series, len(active))
+        if self._done_starting(kids) and not any(not c.status.is_terminal() for c in kids):
+            self._end(self._outcome(kids), kids, series)
+
+    def _series(self, kids: Sequence[RunInfo]) -> dict[str, list[float]]:
+        series: dict[str, list[float]] = {}
+        for child in kids:
+            cached = self.final_series.get(child.run_id)
+            if cached is None:
+                cached = primary_values(self.services, child.run_id, self.metric)
+                if child.status.is_terminal():
+                    self.final_series[child.run_id] = cached
+            series[child.run_id] = cached
+        return series
+
+    def _tag_hyperparameters(self, info: RunInfo, kids: Sequence[RunInfo]) -> None:
+        """v1's parent tags ``_aml_system_<child id>``; set again for a child whose tag a
+        killed agent did not get to write."""
+        missing = {
+            f"{HYPERPARAMETER_TAG}{c.run_id}": json.dumps(hyperparameters(c))
+            for c in kids
+            if f"{HYPERPARAMETER_TAG}{c.run_id}" not in info.tags
+        }
+        if missing:
+            self.services.store.set_tags(self.run_id, missing)
+
+    # ---- policy and results ----------------------------------------------------------------
+    def _apply_policy(self, series: Mapping[str, list[float]], active: Sequence[RunInfo]) -> None:
+        running = {c.run_id for c in active if c.status is not RunStatus.CANCEL_REQUESTED}
+        decisions = evaluate(
+            self.config["policy_config"], self.goal, self.metric, series, running, self.evaluated
+        )
+        for decision in decisions:
+            reason = RunError(ErrorCode.EARLY_TERMINATION, decision.message)
+            done = cancel_run(self.services, decision.run_id, reason=reason)
+            if done.status.is_terminal() and done.status is not RunStatus.CANCELED:
+                continue  # it ended on its own meanwhile
+            append_sweep_log(self.services, self.run_id, f"{decision.run_id}: {decision.message}")
+
+    def _note_best(self, series: Mapping[str, list[float]]) -> None:
+        best = self._best(series)
+        if best is None or best == self.best:
+            return
+        self.best = best
+        self._log_best(best, final=False)
+        append_sweep_log(
+            self.services, self.run_id, f"Best run so far: {best[0]} ({self.metric} {best[1]:g})"
+        )
+
+    def _best(self, series: Mapping[str, list[float]]) -> tuple[str, float] | None:
+        scored = [
+            (rid, max(v) if self.goal == "maximize" else min(v)) for rid, v in series.items() if v
+        ]
+        if not scored:
+            return None
+        pick = max if self.goal == "maximize" else min
+        return pick(scored, key=lambda s: s[1])
+
+    def _log_best(self, best: tuple[str, float], *, final: bool) -> None:
+        row = {"run_id": best[0], "metric_value": best[1], "final": final}
+        point = MetricPoint(BEST_TABLE, MetricKind.TABLE, row, time.time())
+        self.services.store.log_metrics(self.run_id, [point])
+
+    def _report_ended(self, kids: Sequence[RunInfo], series: Mapping[str, list[float]]) -> None:
+        for child in kids:
+            if child.status.is_terminal() and child.run_id not in self.reported:
+                self.reported.add(child.run_id)
+                best = best_of(series.get(child.run_id, []), self.goal)
+                shown = "not logged" if best is None else f"best {best:g}"
+                append_sweep_log(
+                    self.services, self.run_id,
+                    f"{child.run_id} ended {child.status.value} ({self.metric}: {shown})",
+                )  # fmt: skip
+
+    # ---- starting and stopping children -------------------------------------------------------
+    def _done_starting(self, kids: Sequence[RunInfo]) -> bool:
+        return self.stopping is not None or self.exhausted or len(kids) >= self.max_total
+
+    def _start_children(
+        self,
+        info: RunInfo,
+        kids: list[RunInfo],
+        series: Mapping[str, list[float]],
+        active: int,
+    ) -> list[RunInfo]:
+        while not self._done_starting(kids) and active < self.max_concurrent:
+            index = len(kids)
+            trials = self.earlier_trials + [
+                Trial(
+                    child_index(c.run_id),
+                    hyperparameters(c),
+                    best_of(series.get(c.run_id, []), self.goal),
+                    c.status.is_terminal(),
+                )  # fmt: skip
+                for c in kids
+            ]
+            params = self._sampler_for().sample(index, trials)
+            if params is None:
+                self.exhausted = True
+                append_sweep_log(
+                    self.services, self.run_id,
+                    f"The parameter space is exhausted after {index} runs: no run left to start.",
+                )  # fmt: skip
+                break
+            kids.append(self._start_child(info, index, params))
+            active += 1
+        return kids
+
+    def _sampler_for(self) -> Sampler:
+        if self._sampler is None:
+            self._sampler = make_sampler(self.config["generator_config"], self.goal, self.seed)
+        return self._sampler
+
+    def _start_child(self, info: RunInfo, index: int, params: Mapping[str, Any]) -> RunInfo:
+        base = info.definition["base"]
+        run_id = child_run_id(self.run_id, index)
+        arguments = [*base.get("arguments", [])]
+        for key, value in params.items():
+            arguments += [key, _argument(value)]
+        definition = {**base, "arguments": arguments, "hyperparameters": dict(params)}
+        try:
+            child = queue_script_run(
+                self.services, run_id=run_id, experiment_name=info.experiment_name,
+                run_definition=definition, parent_run_id=self.run_id,
+            )  # fmt: skip
+        except RunIdAlreadyExists:  # a killed agent started it, just before
+            child = self.services.store.get_run(run_id)
+        tag = {f"{HYPERPARAMETER_TAG}{run_id}": json.dumps(hyperparameters(child))}
+        self.services.store.set_tags(self.run_id, tag)
+        append_sweep_log(
+            self.services, self.run_id, f"Started {run_id} with {json.dumps(dict(params))}"
+        )
+        return child
+
+    def _stop_all(self, active: Sequence[RunInfo], why: str, reason: RunError | None) -> None:
+        stopped = [c.run_id for c in active if c.status is not RunStatus.CANCEL_REQUESTED]
+        for run_id in stopped:
+            cancel_run(self.services, run_id, reason=reason)
+        if stopped:
+            append_sweep_log(self.services, self.run_id, f"Canceling {stopped}: {why}.")
+        if self.stopping is None:
+            self.stopping = why
+
+    def _earlier_trials(self) -> list[Trial]:
+        """The finished children of the sweeps this one resumes from: they seed the sampler."""
+        trials: list[Trial] = []
+        for parent_id in self.config.get("resume_from") or []:
+            for child in children(self.services, parent_id):
+                values = primary_values(self.services, child.run_id, self.metric)
+                trials.append(
+                    Trial(
+                        -1 - len(trials), hyperparameters(child), best_of(values, self.goal),
+                        True,
+                    )
+                )  # fmt: skip
+        return trials
+
+    # ---- the end -------------------------------------------------------------------------
+    def _outcome(self, kids: Sequence[RunInfo]) -> RunStatus:
+        if kids and all(c.status is RunStatus.FAILED for c in kids):
+            return RunStatus.FAILED
+        return RunStatus.COMPLETED
+
+    def _end(
+        self, status: RunStatus, kids: Sequence[RunInfo], series: Mapping[str, list[float]]
+    ) -> None:
+        best = self._best(series)
+        if best is not None:
+            self._log_best(best, final=True)
+        error = None
+        if status is RunStatus.FAILED:
+            first = kids[0]
+            detail = first.error.message if first.error else "no error message"
+            error = RunError(
+                ErrorCode.USER_ERROR,
+                f"Every child run of the sweep failed; the first, {first.run_id}: {detail}",
+            )
+        summary = f"best run {best[0]} ({self.metric} {best[1]:g})" if best else "no best run"
+        append_sweep_log(
+            self.services, self.run_id,
+            f"Sweep ended {status.value} after {len(kids)} runs: {summary}.",
+        )  # fmt: skip
+        self.services.store.set_run_status(
+            self.run_id, status, error=error, expected=_SWEEP_STATUSES
+        )
+
+
+def _argument(value: Any) -> str:
+    """A sampled value as the script's argv gets it (v1 passes str(value))."""
+    return str(value)
