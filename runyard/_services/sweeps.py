@@ -183,3 +183,25 @@ def logged_metric_names(services: Services, parent_id: str) -> list[str]:
     for child in children(services, parent_id):
         names.update(services.store.get_metrics(child.run_id))
     return sorted(names)
+
+
+def summary(services: Services, parent: RunInfo) -> dict[str, Any]:
+    """What `runyard runs show HD_...` adds: the primary metric, the best run, and every
+    child with its hyperparameters, status and best primary metric, best first."""
+    metric = sweep_config(parent)["primary_metric_config"]
+    rows = [
+        {
+            "run_id": child.run_id,
+            "hyperparameters": hyperparameters(child),
+            "status": child.status.value,
+            "best_primary_metric": value,
+        }
+        for child, value in ranked_children(services, parent)
+    ]
+    best = next((r for r in rows if r["best_primary_metric"] is not None), None)
+    return {
+        "primary_metric": metric["name"],
+        "goal": metric["goal"],
+        "best_run": best,
+        "children": rows,
+    }

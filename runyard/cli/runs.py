@@ -11,7 +11,7 @@ from rich.table import Table
 
 from runyard._entities import RunStatus
 from runyard._services import follow as _follow
-from runyard._services import jobs, metrics, run_details, run_files, runs
+from runyard._services import jobs, metrics, run_details, run_files, runs, sweeps
 from runyard.cli._common import (
     JsonOpt,
     WorkspaceOpt,
@@ -105,11 +105,14 @@ def runs_show(
     run_id: str = typer.Argument(..., help="The run's id (see `runyard runs list`)."),
     workspace: str | None = WorkspaceOpt,
 ) -> None:
-    """Show a run's details and metrics as JSON."""
+    """Show a run's details and metrics as JSON (a sweep: its children and best run too)."""
     services = services_for(workspace)
     details = run_details.get_details(services, run_id)
     details["metrics"] = metrics.get_metrics(services, run_id)
-    details["tags"] = dict(runs.get_run(services, run_id).tags)
+    info = runs.get_run(services, run_id)
+    details["tags"] = dict(info.tags)
+    if info.run_type == sweeps.RUN_TYPE:
+        details["sweep"] = sweeps.summary(services, info)
     print_json(details)
 
 

@@ -98,6 +98,19 @@ def test_a_grid_sweep_runs_every_point_once_and_a_bandit_stops_the_poor_ones(ser
     assert "BanditPolicy" in text and "Best run so far" in text and "Sweep ended Completed" in text
     best = services.store.get_metrics(info.run_id)["best_child_by_primary_metric"].values
     assert best[-1]["final"] is True and best[-1]["metric_value"] == 0.9
+    # `runyard runs show HD_...` summarises the sweep.
+    from typer.testing import CliRunner
+
+    from runyard.cli import app
+
+    shown = CliRunner().invoke(app, ["runs", "show", info.run_id, "-w", "test-ws"])
+    assert shown.exit_code == 0, shown.output
+    summary = json.loads(shown.output)["sweep"]
+    assert summary["primary_metric"] == "acc" and summary["goal"] == "maximize"
+    assert summary["best_run"]["best_primary_metric"] == 0.9
+    assert summary["best_run"]["hyperparameters"]["--lr"] == 0.9
+    assert {c["run_id"] for c in summary["children"]} == {k.run_id for k in kids}
+    assert {c["status"] for c in summary["children"]} == {"Completed", "Canceled"}
 
 
 def test_random_sampling_with_a_seed_repeats_and_concurrency_is_bounded(services, source):
