@@ -153,3 +153,48 @@ def test_canceling_a_sweep_cancels_its_children_and_starts_no_more(services, sou
     assert done.status is RunStatus.CANCELED
     kids = sweeps.children(services, info.run_id)
     assert len(kids) == 2 and all(k.status is RunStatus.CANCELED for k in kids)
+
+
+QUICK = """
+import argparse, time
+from runyard.core.run import Run
+p = argparse.ArgumentParser()
+p.add_argument("--lr", type=float)
+a, _ = p.parse_known_args()
+run = Run.get_context()
+run.log("acc", a.lr)
+time.sleep(1.0)
+run.log("acc", a.lr)
+"""
+
+
+def test_a_sweep_survives_its_agent_killed_and_starts_no_child_twice(services, source):
+    import os
+    import signal
+
+    from runyard._services.agent_client import agent_pid
+    from tests.conftest import _wait_until
+
+    space = {"--lr": ["choice", [[0.1, 0.2, 0.3, 0.4]]]}
+    src = source(**{"train.py": QUICK})
+    info = _submit(services, src, _sweep(space, total=4, concurrent=1))
+
+    def second_running():
+        kids = sweeps.children(services, info.run_id)
+        return len(kids) == 2 and kids[1].status is RunStatus.RUNNING
+
+    _wait_until(second_running, 60, "the second child running")
+    pid = agent_pid(services.layout)
+    assert pid
+    os.kill(pid, signal.SIGKILL)
+    _wait_until(lambda: agent_pid(services.layout) is None, 30, "the agent gone")
+    # Waiting brings a new agent up: it reconciles the child and carries the sweep on.
+    done = wait_for_run(services, info.run_id, show_output=False, out=io.StringIO())
+    assert done.status is RunStatus.COMPLETED, done.error
+    kids = sweeps.children(services, info.run_id)
+    assert [k.run_id for k in kids] == [f"{info.run_id}_{n}" for n in range(4)]
+    lrs = sorted(sweeps.hyperparameters(k)["--lr"] for k in kids)
+    assert lrs == [0.1, 0.2, 0.3, 0.4]  # every grid point once, none twice
+    assert all(k.status.is_terminal() for k in kids)
+    parent = services.store.get_run(info.run_id)
+    assert all(f"_aml_system_{k.run_id}" in parent.tags for k in kids)
