@@ -14,8 +14,7 @@ from runyard._services.follow import wait_for_run
 
 pytestmark = pytest.mark.timeout(240)
 
-# Logs "acc" = --lr three times (a poor --lr is stopped by the policy at interval 2) and
-# prints its arguments.
+# Logs "acc" = --lr (a poor --lr is stopped by the policy) and prints its arguments.
 SCRIPT = """
 import argparse, sys, time
 from runyard.core.run import Run
@@ -26,11 +25,12 @@ p.add_argument("--fixed")
 a = p.parse_args()
 print("ARGS", sys.argv[1:], flush=True)
 run = Run.get_context()
-for i in range(3):
+# A good run logs 30 values quickly; a poor one keeps logging slowly for a minute, so that
+# the good runs soon reach each interval it reaches: the policy must stop it.
+poor = a.lr < 0.5
+for i in range(300 if poor else 30):
     run.log("acc", a.lr)
-    if a.lr < 0.5 and i >= 1:
-        time.sleep(60)  # a poor run lingers: the policy must stop it
-    time.sleep(0.3)
+    time.sleep(0.2 if poor else 0.05)
 """
 
 
@@ -80,10 +80,13 @@ def test_a_grid_sweep_runs_every_point_once_and_a_bandit_stops_the_poor_ones(ser
         params = sweeps.hyperparameters(kid)
         args = kid.definition["arguments"]
         assert args[-4:] == ["--lr", str(params["--lr"]), "--bs", str(params["--bs"])]
-        if params["--lr"] == 0.1:  # 0.1 < 0.9 / 1.1: stopped at interval 2
+        if params["--lr"] == 0.1:  # 0.1 < 0.9 / 1.1: stopped at an interval >= the delay
             assert kid.status is RunStatus.CANCELED
             assert kid.error is not None and kid.error.code == ErrorCode.EARLY_TERMINATION
-            assert "BanditPolicy at interval 2" in kid.error.message
+            assert "Canceled by BanditPolicy at interval" in kid.error.message
+            assert "cutoff 0.818182 (best 0.9, slack_factor 0.1)" in kid.error.message
+            interval = int(kid.error.message.split("at interval ")[1].split(":")[0])
+            assert interval >= 2
         else:
             assert kid.status is RunStatus.COMPLETED
     # The parent's tags carry each child's values (v1's get_hyperparameters reads them).
