@@ -208,3 +208,16 @@ def start_together(tmp_path: Path, wait_until) -> Callable[..., list[subprocess.
         return procs
 
     return start
+
+
+def skip_without_private_mounts() -> None:
+    """Skips (with the reason) where a test cannot mount a tmpfs in a private mount
+    namespace: it needs root and ``unshare -m`` (CI runs as root)."""
+    import os
+    import shutil
+
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs root and unshare(1) for a private tmpfs mount")
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"unshare -m is refused here: {probe.stderr.strip()}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ import runyard
 from runyard._spool import SpoolWriter, read_records
 from runyard.core.run_context import _SubmittedRun
 from runyard.exceptions import DiskFull
+from tests.conftest import skip_without_private_mounts
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -73,11 +73,7 @@ SCENARIO = textwrap.dedent(
 
 
 def test_a_spool_write_cut_short_by_a_full_disk_leaves_only_whole_records(tmp_path) -> None:
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        pytest.skip("needs root and unshare(1) for a private tmpfs mount")
-    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.skip(f"unshare -m is refused here: {probe.stderr.strip()}")
+    skip_without_private_mounts()
     disk = tmp_path / "disk"
     disk.mkdir()
     (tmp_path / "scenario.py").write_text(SCENARIO)

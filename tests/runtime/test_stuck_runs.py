@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import runyard
+from tests.conftest import skip_without_private_mounts
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -82,11 +82,7 @@ JOB = textwrap.dedent(
 
 
 def test_a_full_disk_during_ingest_ends_the_run_failed_naming_the_cause(tmp_path) -> None:
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        pytest.skip("needs root and unshare(1) for a private tmpfs mount")
-    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.skip(f"unshare -m is refused here: {probe.stderr.strip()}")
+    skip_without_private_mounts()
     disk, src = tmp_path / "disk", tmp_path / "src"
     disk.mkdir()
     src.mkdir()
