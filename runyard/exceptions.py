@@ -485,3 +485,34 @@ class ArtifactExists(UserErrorException):
             "'outputs/model_2.pkl'); files the script writes to ./outputs are uploaded at the "
             "end of the run without a call."
         )
+
+
+# ---- HyperDrive (v1's azureml.train.hyperdrive.exceptions) -------------------------------
+
+
+class HyperDriveException(AzureMLException):
+    """Base of the errors HyperDrive raises (v1's name and place in the tree)."""
+
+
+class HyperDriveServiceException(HyperDriveException):
+    """The sweep engine could not do what was asked of it."""
+
+
+class HyperDriveConfigException(HyperDriveException):
+    """A HyperDrive configuration (sampling, policy, HyperDriveConfig) is invalid."""
+
+    http_status = 400
+
+
+class HyperDriveScenarioNotSupportedException(HyperDriveConfigException):
+    """The configuration asks for something HyperDrive does not support."""
+
+
+class HyperDriveNotImplementedException(HyperDriveScenarioNotSupportedException):
+    """A HyperDriveRun method v1 also leaves unimplemented (fail, get_diagnostics)."""
+
+    http_status = 501
+
+
+class HyperDriveRehydrateException(HyperDriveException):
+    """A stored sweep's configuration cannot be read back into a HyperDriveConfig."""
