@@ -17,6 +17,7 @@ from typing import Any
 
 from runyard._entities import ErrorCode, MetricKind, MetricPoint, RunError, RunInfo, RunStatus
 from runyard._services import Services
+from runyard._services.job_setup import DATASET_TOKEN
 from runyard._services.jobs import cancel_run, queue_script_run
 from runyard._services.sweep_policies import evaluate
 from runyard._services.sweep_sampling import Sampler, Trial, make_sampler
@@ -32,11 +33,13 @@ from runyard._services.sweeps import (
     primary_values,
     sweep_config,
 )
-from runyard.exceptions import RunIdAlreadyExists
+from runyard.exceptions import RunIdAlreadyExists, UserErrorException
 
 log = logging.getLogger(__name__)
 
 BEST_TABLE = "best_child_by_primary_metric"  # v1's parent metric
+RESUME_ARGUMENT = "--resume-from"  # v1's argument for resume_child_runs
+RESUME_INPUT = "resume_from"
 _SWEEP_STATUSES = (RunStatus.RUNNING, RunStatus.CANCEL_REQUESTED)
 
 
@@ -208,7 +211,10 @@ class _Sweep:
                 )  # fmt: skip
                 for c in kids
             ]
-            params = self._sampler_for().sample(index, trials)
+            resumed = self._resumed_child(index)
+            params = (
+                hyperparameters(resumed) if resumed else self._sampler_for().sample(index, trials)
+            )
             if params is None:
                 self.exhausted = True
                 append_sweep_log(
@@ -216,22 +222,35 @@ class _Sweep:
                     f"The parameter space is exhausted after {index} runs: no run left to start.",
                 )  # fmt: skip
                 break
-            kids.append(self._start_child(info, index, params))
+            kids.append(self._start_child(info, index, params, resumed))
             active += 1
         return kids
+
+    def _resumed_child(self, index: int) -> RunInfo | None:
+        """resume_child_runs: the first children run those earlier children again."""
+        resumes = self.config.get("resume_child_runs") or []
+        return self.services.store.get_run(resumes[index]) if index < len(resumes) else None
 
     def _sampler_for(self) -> Sampler:
         if self._sampler is None:
             self._sampler = make_sampler(self.config["generator_config"], self.goal, self.seed)
         return self._sampler
 
-    def _start_child(self, info: RunInfo, index: int, params: Mapping[str, Any]) -> RunInfo:
+    def _start_child(
+        self,
+        info: RunInfo,
+        index: int,
+        params: Mapping[str, Any],
+        resumed: RunInfo | None = None,
+    ) -> RunInfo:
         base = info.definition["base"]
         run_id = child_run_id(self.run_id, index)
         arguments = [*base.get("arguments", [])]
         for key, value in params.items():
             arguments += [key, _argument(value)]
         definition = {**base, "arguments": arguments, "hyperparameters": dict(params)}
+        if resumed is not None:
+            self._add_resume_input(definition, resumed)
         try:
             child = queue_script_run(
                 self.services, run_id=run_id, experiment_name=info.experiment_name,
@@ -245,6 +264,26 @@ class _Sweep:
             self.services, self.run_id, f"Started {run_id} with {json.dumps(dict(params))}"
         )
         return child
+
+    def _add_resume_input(self, definition: dict[str, Any], resumed: RunInfo) -> None:
+        """v1's warm start of one child: ``--resume-from <folder>``, the earlier child's
+        ./outputs as a read-only copy (a mount), to load its checkpoints from."""
+        folder = self.services.artifacts.local_path(f"runs/{resumed.run_id}/outputs")
+        if folder is None:
+            raise UserErrorException(
+                "resume_child_runs needs the workspace's artifacts on this machine; this "
+                "artifact store is remote."
+            )
+        folder.mkdir(parents=True, exist_ok=True)  # a run that wrote no outputs: empty
+        dataset = {"type": "File", "paths": [{"url": folder.as_uri()}]}
+        definition["data"] = {
+            **(definition.get("data") or {}),
+            RESUME_INPUT: {"mode": "mount", "path_on_compute": None, "dataset": dataset,
+                           "dataset_id": None, "dataset_name": None, "dataset_version": None},
+        }  # fmt: skip
+        definition["arguments"] = [*definition["arguments"], RESUME_ARGUMENT,
+                                   f"{DATASET_TOKEN}{RESUME_INPUT}"]  # fmt: skip
+        definition["resumed_from"] = resumed.run_id
 
     def _stop_all(self, active: Sequence[RunInfo], why: str, reason: RunError | None) -> None:
         stopped = [c.run_id for c in active if c.status is not RunStatus.CANCEL_REQUESTED]

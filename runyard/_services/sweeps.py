@@ -31,6 +31,9 @@ from runyard._services import Services
 from runyard._services.agent_client import ensure_agent
 from runyard._services.driver_log import log_file
 from runyard._services.jobs import script_definition
+from runyard._services.sweep_policies import evaluate
+from runyard._services.sweep_sampling import make_sampler
+from runyard.exceptions import UserErrorException
 
 RUN_TYPE = "hyperdrive"
 SWEEP_LOG_NAME = "hyperdrive.txt"
@@ -61,11 +64,12 @@ def submit_sweep(
     ``sweep``: HyperDriveConfig._sweep_definition(). A seed is drawn when its sampling
     properties have none, and kept, so the sweep samples the same after an agent restart.
     """
-    base_definition = script_definition(services, **base)
     properties = sweep["generator_config"].get("properties") or {}
     seed = properties.get("seed")
     if not isinstance(seed, int) or isinstance(seed, bool):
         seed = random.SystemRandom().randrange(2**31)
+    check_sweep(services, sweep, seed)
+    base_definition = script_definition(services, **base)
     parent_tags = {tag: json.dumps(sweep[key]) for tag, key in _CONFIG_TAGS.items()}
     parent_tags.update(tags or {})
     run_id = f"HD_{uuid.uuid4()}"
@@ -84,8 +88,60 @@ def submit_sweep(
         agent_managed=True,
     )
     append_sweep_log(services, run_id, f"Sweep {run_id} submitted: {_describe(sweep)}")
+    growth = _cluster_growth(services, base_definition, int(sweep["max_concurrent_runs"]))
+    if growth:
+        append_sweep_log(services, run_id, growth)
     ensure_agent(services.layout, services.settings)
     return info
+
+
+def check_sweep(services: Services, sweep: Mapping[str, Any], seed: int) -> None:
+    """Refuses, before anything is stored, what the agent's loop could not run: an unknown
+    sampling, expression, policy or goal, bad limits, and resumed runs that do not exist.
+
+    Raises:
+        UserErrorException: naming the part and the fix.
+    """
+    goal = str(sweep["primary_metric_config"].get("goal", ""))
+    metric = sweep["primary_metric_config"].get("name")
+    if not isinstance(metric, str) or not metric.strip():
+        raise UserErrorException(
+            f"The sweep's primary metric name is {metric!r}; give the name the script logs, "
+            "e.g. primary_metric_name='Accuracy'."
+        )
+    make_sampler(sweep["generator_config"], goal, seed)
+    evaluate(sweep["policy_config"], goal, metric, {}, (), {})
+    for key in ("max_total_runs", "max_concurrent_runs", "max_duration_minutes"):
+        value = sweep.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UserErrorException(f"The sweep's {key} is {value!r}; it must be an int >= 1.")
+    for key in ("resume_from", "resume_child_runs"):
+        for run_id in sweep.get(key) or []:
+            services.store.get_run(run_id)  # RunNotFound names the id
+
+
+def _cluster_growth(services: Services, base: Mapping[str, Any], concurrent: int) -> str | None:
+    """v1 grows a cluster up to node_count x max_concurrent_runs nodes for a sweep; here the
+    scheduler does, as the children queue, within the cluster's max_nodes."""
+    target = str(base.get("target", "local"))
+    if target == "local":
+        return None
+    info = services.store.get_compute_target(target)
+    max_nodes = int(info.config.get("max_nodes") or 0)
+    node_count = int(base.get("nodeCount") or 1)
+    wanted = node_count * concurrent
+    line = (
+        f"Cluster {target!r} grows up to {min(wanted, max_nodes)} nodes for this sweep "
+        f"(node_count {node_count} x max_concurrent_runs {concurrent} = {wanted}, "
+        f"max_nodes {max_nodes})."
+    )
+    if wanted > max_nodes:
+        at_once = max(max_nodes // node_count, 1)
+        line += (
+            f" At most {at_once} children run at once; raise the cluster's max_nodes to "
+            f"{wanted} for {concurrent}."
+        )
+    return line
 
 
 def _describe(sweep: Mapping[str, Any]) -> str:

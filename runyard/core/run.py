@@ -432,9 +432,13 @@ class Run(_RunFiles, _RunMetrics, _RunSecrets):
         return hash(self._run_id)
 
 
-# Run types whose runs get a class of their own (HyperDriveRun registers "hyperdrive" when
-# runyard.train.hyperdrive is imported, as v1's rehydration does).
+# Run types whose runs get a class of their own. As in v1 (whose packages declare them as
+# "azureml.core.run" entry points), they are found through the "runyard.run_types" entry
+# points, so Run.get(ws, "HD_...") gives a HyperDriveRun without the caller importing
+# runyard.train.hyperdrive; importing a class's module registers it as well.
+RUN_TYPES_ENTRY_POINTS = "runyard.run_types"
 _RUN_CLASSES: dict[str, type[Run]] = {}
+_LOOKED_UP: set[str] = set()
 
 
 def register_run_class(run_type: str, cls: type[Run]) -> None:
@@ -442,7 +446,17 @@ def register_run_class(run_type: str, cls: type[Run]) -> None:
 
 
 def _run_class(info: RunInfo) -> type[Run]:
-    return _RUN_CLASSES.get(info.run_type, Run)
+    run_type = info.run_type
+    if run_type not in _RUN_CLASSES and run_type not in _LOOKED_UP:
+        _LOOKED_UP.add(run_type)
+        # late: job side; reading the installed packages' metadata costs a few ms, paid once
+        # per run type only when a run of a type without a class is opened
+        from importlib.metadata import entry_points
+
+        for entry in entry_points(group=RUN_TYPES_ENTRY_POINTS, name=run_type):
+            register_run_class(run_type, entry.load())
+            break
+    return _RUN_CLASSES.get(run_type, Run)
 
 
 def _wrap(workspace: Workspace, info: RunInfo) -> Run:
