@@ -100,7 +100,8 @@ class HyperParameterSampling:
     def _from_dict(cls, dict_sampling: Mapping[str, Any]) -> HyperParameterSampling:
         if "parameter_space" not in dict_sampling:
             raise HyperDriveRehydrateException("Could not find parameter_space in dict_sampling")
-        return cls(dict_sampling["parameter_space"], dict_sampling.get("properties"))  # type: ignore[call-arg]
+        # the subclasses take (parameter_space, properties)
+        return cls(dict_sampling["parameter_space"], dict_sampling.get("properties"))  # type: ignore[call-arg, arg-type]
 
 
 class RandomParameterSampling(HyperParameterSampling):
