@@ -234,3 +234,52 @@ def test_cancel_ends_the_sweep_and_its_children(v1, wait_until):
 
     with pytest.raises(HyperDriveNotImplementedException, match="Fail is not implemented"):
         hd_run.fail()
+
+
+WAIT_FOR_FILE = """
+import os, sys, time
+from azureml.core import Run
+Run.get_context().log("acc", 1)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+"""
+
+
+def test_a_sweep_on_a_cluster_grows_it_within_max_nodes(v1, services, wait_until):
+    from azureml.core import ScriptRunConfig
+    from azureml.core.compute import AmlCompute, ComputeTarget
+    from azureml.train.hyperdrive import GridParameterSampling, choice
+
+    ws, experiment, src = v1
+    cluster = ComputeTarget.create(
+        ws, "cpu-cluster", AmlCompute.provisioning_configuration(vm_size="STANDARD_D2_V2",
+                                                                 max_nodes=2),
+    )  # fmt: skip
+    cluster.wait_for_completion()
+    with open(f"{src.source_directory}/wait.py", "w") as f:
+        f.write(WAIT_FOR_FILE)
+    go = f"{src.source_directory}/go"
+    on_cluster = ScriptRunConfig(
+        source_directory=src.source_directory, script="wait.py", arguments=[go],
+        compute_target=cluster,
+    )  # fmt: skip
+    hd_run = experiment.submit(
+        _hd(on_cluster, GridParameterSampling({"--lr": choice(1, 2, 3)}), max_total_runs=3,
+            max_concurrent_runs=3)
+    )  # fmt: skip
+
+    def two_nodes_busy_one_queued():
+        statuses = sorted(c.get_status() for c in hd_run.get_children())
+        counts = cluster.get_status().serialize()["nodeStateCounts"]
+        return statuses == ["Queued", "Running", "Running"] and counts["runningNodeCount"] == 2
+
+    wait_until(two_nodes_busy_one_queued, 90, "two children on two nodes, the third queued")
+    open(go, "w").close()
+    hd_run.wait_for_completion()
+    assert {c.get_status() for c in hd_run.get_children()} == {"Completed"}
+    sweep_log = hd_run.get_details_with_logs()["logFiles"]["azureml-logs/hyperdrive.txt"]
+    assert (
+        "Cluster 'cpu-cluster' grows up to 2 nodes for this sweep (node_count 1 x "
+        "max_concurrent_runs 3 = 3, max_nodes 2). At most 2 children run at once; raise the "
+        "cluster's max_nodes to 3 for 3."
+    ) in sweep_log
