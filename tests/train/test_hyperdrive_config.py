@@ -333,3 +333,25 @@ def test_an_invalid_sweep_is_refused_at_submit_and_nothing_is_stored(ws, tmp_pat
     with pytest.raises(UserErrorException, match="exactly one number of slack_factor"):
         experiment.submit(config)
     assert ws._services.store.list_runs() == []
+
+
+def test_v1_import_paths_resolve_to_runyard():
+    import importlib
+
+    from runyard.compat import hook
+
+    hook.install()
+    names = {
+        "azureml.train.hyperdrive": ["HyperDriveConfig", "HyperDriveRun", "choice", "BanditPolicy"],
+        "azureml.train.hyperdrive.runconfig": ["HyperDriveConfig", "PrimaryMetricGoal"],
+        "azureml.train.hyperdrive.sampling": ["RandomParameterSampling", "HyperParameterSampling"],
+        "azureml.train.hyperdrive.policy": ["EarlyTerminationPolicy", "TruncationSelectionPolicy"],
+        "azureml.train.hyperdrive.run": ["HyperDriveRun"],
+        "azureml.train.hyperdrive.parameter_expressions": ["qlognormal", "randint"],
+        "azureml.train.hyperdrive.exceptions": ["HyperDriveConfigException"],
+    }
+    for module, wanted in names.items():
+        loaded = importlib.import_module(module)
+        assert loaded.__name__.startswith("runyard.train.hyperdrive")
+        for name in wanted:
+            assert hasattr(loaded, name), (module, name)
