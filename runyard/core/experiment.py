@@ -180,8 +180,8 @@ class Experiment:
         """Submits a run configuration and returns its Run.
 
         Args:
-            config: A ScriptRunConfig (other configurations register themselves by
-                defining ``_runyard_submit(experiment, tags, **kwargs)``).
+            config: A ScriptRunConfig, an estimator or a HyperDriveConfig (each defines
+                ``_runyard_submit(experiment, tags, **kwargs)``).
             tags: Tags set on the new run.
 
         Raises:
@@ -191,8 +191,9 @@ class Experiment:
         if submit is None:
             raise UserErrorException(
                 f"Experiment.submit got a {type(config).__name__}; it accepts a "
-                "ScriptRunConfig (runyard.core.ScriptRunConfig, or azureml.core's). Wrap "
-                "your script as ScriptRunConfig(source_directory='.', script='train.py')."
+                "ScriptRunConfig (runyard.core.ScriptRunConfig, or azureml.core's), an "
+                "estimator or a HyperDriveConfig. Wrap your script as "
+                "ScriptRunConfig(source_directory='.', script='train.py')."
             )
         return submit(self, tags=tags, **kwargs)
 
