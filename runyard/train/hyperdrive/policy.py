@@ -52,6 +52,23 @@ class EarlyTerminationPolicy:
         return cls(**dict_policy["properties"])
 
 
+class _TimedPolicy(EarlyTerminationPolicy):
+    """A policy evaluated at each multiple of evaluation_interval from delay_evaluation on."""
+
+    def __init__(self, name: str, properties: Mapping[str, Any]) -> None:
+        super().__init__(name, properties)
+        self._evaluation_interval: int = properties["evaluation_interval"]
+        self._delay_evaluation: int = properties["delay_evaluation"]
+
+    @property
+    def evaluation_interval(self) -> int:
+        return self._evaluation_interval
+
+    @property
+    def delay_evaluation(self) -> int:
+        return self._delay_evaluation
+
+
 def _int(name: str, value: Any, low: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise HyperDriveConfigException(
@@ -70,7 +87,7 @@ def _timing(evaluation_interval: Any, delay_evaluation: Any) -> dict[str, Any]:
     }
 
 
-class BanditPolicy(EarlyTerminationPolicy):
+class BanditPolicy(_TimedPolicy):
     """Stops a child whose primary metric falls outside the slack of the best child's at the
     same interval: for MAXIMIZE below ``best / (1 + slack_factor)`` or ``best - slack_amount``,
     for MINIMIZE above ``best * (1 + slack_factor)`` or ``best + slack_amount``."""
@@ -104,8 +121,6 @@ class BanditPolicy(EarlyTerminationPolicy):
         super().__init__(BanditPolicy.POLICY_NAME, config)
         self._slack_factor = slack_factor
         self._slack_amount = slack_amount
-        self._evaluation_interval = evaluation_interval
-        self._delay_evaluation = delay_evaluation
 
     @property
     def slack_factor(self) -> float | None:
@@ -115,16 +130,8 @@ class BanditPolicy(EarlyTerminationPolicy):
     def slack_amount(self) -> float | None:
         return self._slack_amount
 
-    @property
-    def evaluation_interval(self) -> int:
-        return self._evaluation_interval
 
-    @property
-    def delay_evaluation(self) -> int:
-        return self._delay_evaluation
-
-
-class MedianStoppingPolicy(EarlyTerminationPolicy):
+class MedianStoppingPolicy(_TimedPolicy):
     """Stops a child whose best primary metric so far is worse than the median of all
     children's running averages up to that interval."""
 
@@ -134,19 +141,9 @@ class MedianStoppingPolicy(EarlyTerminationPolicy):
         super().__init__(
             MedianStoppingPolicy.POLICY_NAME, _timing(evaluation_interval, delay_evaluation)
         )
-        self._evaluation_interval = evaluation_interval
-        self._delay_evaluation = delay_evaluation
-
-    @property
-    def evaluation_interval(self) -> int:
-        return self._evaluation_interval
-
-    @property
-    def delay_evaluation(self) -> int:
-        return self._delay_evaluation
 
 
-class TruncationSelectionPolicy(EarlyTerminationPolicy):
+class TruncationSelectionPolicy(_TimedPolicy):
     """At each evaluation, stops the children in the lowest ``truncation_percentage`` percent
     by primary metric."""
 
@@ -172,20 +169,10 @@ class TruncationSelectionPolicy(EarlyTerminationPolicy):
         config["exclude_finished_jobs"] = False
         super().__init__(TruncationSelectionPolicy.POLICY_NAME, config)
         self._truncation_percentage = truncation_percentage
-        self._evaluation_interval = evaluation_interval
-        self._delay_evaluation = delay_evaluation
 
     @property
     def truncation_percentage(self) -> int:
         return self._truncation_percentage
-
-    @property
-    def evaluation_interval(self) -> int:
-        return self._evaluation_interval
-
-    @property
-    def delay_evaluation(self) -> int:
-        return self._delay_evaluation
 
     @classmethod
     def _from_dict(cls, dict_policy: Mapping[str, Any]) -> EarlyTerminationPolicy:
