@@ -346,7 +346,7 @@ def test_v1_import_paths_resolve_to_runyard():
         "azureml.train.hyperdrive.runconfig": ["HyperDriveConfig", "PrimaryMetricGoal"],
         "azureml.train.hyperdrive.sampling": ["RandomParameterSampling", "HyperParameterSampling"],
         "azureml.train.hyperdrive.policy": ["EarlyTerminationPolicy", "TruncationSelectionPolicy"],
-        "azureml.train.hyperdrive.run": ["HyperDriveRun"],
+        "azureml.train.hyperdrive.run": ["HyperDriveRun", "PrimaryMetricGoal"],
         "azureml.train.hyperdrive.parameter_expressions": ["qlognormal", "randint"],
         "azureml.train.hyperdrive.exceptions": ["HyperDriveConfigException"],
     }

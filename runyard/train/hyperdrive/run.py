@@ -15,12 +15,17 @@ from runyard._entities import RunStatus
 from runyard._services import jobs, metrics, sweeps
 from runyard.core.run import Run, register_run_class
 from runyard.exceptions import HyperDriveConfigException, HyperDriveNotImplementedException
-from runyard.train.hyperdrive.runconfig import HyperDriveConfig, _remove_clashing_arguments
+from runyard.train.hyperdrive.runconfig import (
+    HyperDriveConfig,
+    PrimaryMetricGoal,
+    _remove_clashing_arguments,
+)
 
 if TYPE_CHECKING:
     from runyard.core.experiment import Experiment
 
-__all__ = ["HyperDriveRun"]
+# v1's notebooks import PrimaryMetricGoal from here (v1's run.py imports it too).
+__all__ = ["HyperDriveRun", "PrimaryMetricGoal"]
 
 
 class HyperDriveRun(Run):
