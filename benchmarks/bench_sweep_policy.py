@@ -1,8 +1,9 @@
 """How soon a sweep's early-termination policy acts once a child logged the deciding value.
 
-A HyperDrive sweep (public API, real agent) of 6 children (3 good, 3 poor), 3 at a time, under a Bandit
-policy (evaluation_interval=1, slack_factor=0.1, delay_evaluation=2): good children log
-1.0 every 0.2 s, poor ones 0.5 every 0.2 s and print the wall time of each run.log. The
+A HyperDrive sweep (public API, real agent) of 6 children (3 good, 3 poor), 3 at a time,
+under a Bandit policy (evaluation_interval=1, slack_factor=0.1, delay_evaluation=2): good
+children log 1.0 every 0.2 s, poor ones 0.5 every 0.2 s and print the wall time of each
+run.log. The
 latency of a stop is the time-stamp of its decision in azureml-logs/hyperdrive.txt minus
 the time the poor child logged the value of the interval the decision names.
 Target: every stop within 2 s of its metric being logged.
