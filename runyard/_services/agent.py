@@ -31,6 +31,7 @@ from runyard._entities import ErrorCode, RunError, RunInfo, RunRuntime, RunStatu
 from runyard._services import Services, close_all, open_services
 from runyard._services.agent_client import lock_path, wake_path
 from runyard._services.driver_log import append_driver_log
+from runyard._services.job_channel import ChannelServer
 from runyard._services.reconcile import finish_orphan, reconcile
 from runyard._services.scheduler import Scheduler
 from runyard._services.supervisor import Supervisor
@@ -83,6 +84,8 @@ class Agent:
 
     def serve(self) -> None:
         self.services: Services = open_services(self.layout, self.settings)
+        self.channel = ChannelServer(self.services)
+        self.channel.start()
         self.scheduler = Scheduler(self.services)
         self.sweeps = SweepLoop(self.services)
         ended = reconcile(self.services)
@@ -96,6 +99,7 @@ class Agent:
         finally:
             self._close_wake()
             self._stop_supervisors()
+            self.channel.stop()
             close_all()
 
     def _loop(self) -> None:

@@ -159,6 +159,49 @@ def start_run(
     return info
 
 
+BATCH_CHILD_TAG = "azureml.batch_child_number"  # v1's tag of create_children(count=n)
+MAX_CHILDREN_AT_ONCE = 100
+
+
+def create_children(
+    services: Services,
+    *,
+    experiment_name: str,
+    parent_run_id: str,
+    count: int | None = None,
+    tag_key: str | None = None,
+    tag_values: Collection[Any] | None = None,
+) -> list[RunInfo]:
+    """v1's Run.create_children: ``count`` children tagged azureml.batch_child_number 0..n-1,
+    or one child per value of ``tag_values``, tagged ``tag_key``; each starts Running."""
+    if tag_key is None and tag_values is None and count is None:
+        raise UserErrorException(
+            "Either count or tag_key and tag_values must be set, e.g. create_children(count=5)."
+        )
+    if tag_key is not None or tag_values is not None:
+        if tag_key is None:
+            raise UserErrorException("tag_key must not be null when tag_values is set.")
+        if tag_values is None:
+            raise UserErrorException("tag_values must not be null when tag_key is set.")
+        if count is not None:
+            raise UserErrorException("count can not be set when tag_key and tag_values are set.")
+        values = list(tag_values)
+    else:
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise UserErrorException(f"count must be an int >= 0, got {count!r}.")
+        tag_key, values = BATCH_CHILD_TAG, list(range(count))
+    if len(values) > MAX_CHILDREN_AT_ONCE:
+        raise UserErrorException(
+            f"create_children can not create more than {MAX_CHILDREN_AT_ONCE} runs "
+            f"({len(values)} asked); call it again for more."
+        )
+    children = []
+    for value in values:
+        info = start_run(services, experiment_name=experiment_name, parent_run_id=parent_run_id)
+        children.append(services.store.set_tags(info.run_id, {tag_key: str(value)}))
+    return children
+
+
 def _user() -> str:
     try:
         return getpass.getuser()

@@ -5,6 +5,7 @@ Light on purpose: the job side subclasses Run (see the note below the imports).
 
 from __future__ import annotations
 
+import builtins
 import sys
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -376,6 +377,39 @@ class Run(_RunFiles, _RunMetrics, _RunSecrets):
             parent_run_id=self._run_id,
         )
         return Run(self._experiment, info.run_id, outputs=outputs, _run_info=info)
+
+    def create_children(
+        self, count: int | None = None, tag_key: str | None = None, tag_values: Any = None
+    ) -> builtins.list[Run]:
+        """Creates and starts child runs: ``count`` of them (tagged
+        ``azureml.batch_child_number`` 0..count-1), or one per value of ``tag_values``
+        (tagged ``tag_key``). At most 100 at once."""
+        # late: job side (see the note at the top of this module)
+        from runyard._services import runs
+
+        infos = runs.create_children(
+            self._services, experiment_name=self._experiment.name, parent_run_id=self._run_id,
+            count=count, tag_key=tag_key, tag_values=tag_values,
+        )  # fmt: skip
+        return [Run(self._experiment, i.run_id, _run_info=i) for i in infos]
+
+    def get_environment(self) -> Any:
+        """The Environment the run used, as its run definition recorded it."""
+        definition = self.get_details().get("runDefinition")
+        if not definition:
+            raise UserErrorException(
+                f"There is no run definition or environment specified for the run {self._run_id!r}"
+                " (it was not submitted with a ScriptRunConfig)."
+            )
+        data = definition.get("environment")
+        if not data:
+            raise UserErrorException(
+                f"There is no environment specified for the run {self._run_id!r}."
+            )
+        # late: job side; environments are needed only by the runs that ask for theirs
+        from runyard.core.environment import Environment
+
+        return Environment._deserialize(data)
 
     def get_children(
         self,

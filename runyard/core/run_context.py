@@ -2,8 +2,9 @@
 
 Job side, so import-light: no SQLAlchemy, rich or typer at import time. Metrics, tags and
 properties go to the run's append-only spool (``runyard._spool``), which the agent's
-supervisor ingests; files go straight into the artifact store. Reading things back
-(``get_metrics``, ``get_details`` ...) opens the workspace's store on first use.
+supervisor ingests; files go straight into the artifact store. Everything else (reads such
+as ``get_metrics`` and ``get_details``, child runs, ``register_model``) goes to the agent
+over the job channel (``runyard._services.job_channel``): the job never opens the store.
 """
 
 from __future__ import annotations
@@ -60,20 +61,9 @@ class _SubmittedRun(Run):
 
     @property
     def _services(self) -> Any:
-        # Reads and registrations open the workspace store. A job in a uv-built environment
-        # has Runyard's light job side on its path but not SQLAlchemy: say so, with the fix.
-        try:
-            # late: light path; only probes whether this Python can open the store
-            import sqlalchemy  # noqa: F401
-        except ModuleNotFoundError:
-            raise UserErrorException(
-                f"This call needs the workspace's store, which run {self._run_id!r} cannot "
-                "open: SQLAlchemy is not installed in the job's environment (jobs get only "
-                "Runyard's light job side). Call it from the driver after the run, e.g. "
-                "run.register_model(...) on the Run that experiment.submit returned, or add "
-                "'sqlalchemy' and 'alembic' to the environment's pip_packages."
-            ) from None
-        return super()._services
+        # Reads, child runs and registrations go to the agent over the job channel; the job
+        # never opens the store (it may have no SQLAlchemy), see _services/job_channel.py.
+        return self._experiment.workspace._services
 
     # ---- metrics: one spool record per call ----------------------------------------
     def _kind(self, name: str, kind: str) -> None:
@@ -289,6 +279,15 @@ class _OfflineRun:
         print(f"[STOP] Run {self.id} context")
 
 
+def _channel_services(layout: WorkspaceLayout, settings: Any) -> Any:
+    """A job's Services: the store through the agent (opened on the first call that needs
+    more than logging)."""
+    # late: job side (see the note at the top of this module)
+    from runyard._services.job_channel import channel_services
+
+    return channel_services(layout, settings)
+
+
 def _submitted_run(env: Mapping[str, str]) -> Run:
     # late: job side (see the note at the top of this module)
     from runyard.core.experiment import Experiment
@@ -305,6 +304,7 @@ def _submitted_run(env: Mapping[str, str]) -> Run:
                 subscription_id=env.get(_jobenv.SUBSCRIPTION, ""),
                 resource_group=env.get(_jobenv.RESOURCE_GROUP, ""),
             )
+            workspace._opener = _channel_services
             experiment = Experiment(workspace, env[_jobenv.EXPERIMENT_NAME], _create_in_cloud=False)
             run = _SubmittedRun(
                 experiment, env[_jobenv.RUN_ID], env[_jobenv.SPOOL], env[_jobenv.WORKSPACE_DIR]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runyard._config import Settings, WorkspaceLayout
@@ -78,6 +79,9 @@ class Workspace:
         self._layout = layout
         self._identity = identity
         self._opened: Services | None = None
+        # How _services opens the stores: a job's workspace reaches them through the agent
+        # (runyard.core.run_context sets the job channel's opener).
+        self._opener: Callable[[WorkspaceLayout, Settings], Services] = open_services
 
     @classmethod
     def _from_layout(
@@ -282,7 +286,7 @@ class Workspace:
         # Opened on first use: job processes build Workspace objects without SQLAlchemy.
         if self._opened is None:
             try:
-                self._opened = open_services(self._layout, self._settings)
+                self._opened = self._opener(self._layout, self._settings)
             except ModuleNotFoundError as exc:
                 # A job in a built environment has Runyard's light side on its path but not
                 # the store's libraries (Model.get_model_path, Model(ws, ...) in a script).

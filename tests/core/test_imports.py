@@ -98,6 +98,7 @@ _NOT_AT_A_JOBS_START = (
     "runyard._services.follow",
     "runyard._services.snapshots",
     "runyard._services.agent_client",
+    "runyard._services.job_channel",
     "runyard._services.compute",
     "runyard._services.environments",
     "runyard._services.datasets",

@@ -87,21 +87,25 @@ def test_two_runs_needing_one_environment_build_it_once(
     assert {services.store.get_run(r.id).status for r in runs} == {RunStatus.COMPLETED}
 
 
-def test_store_call_inside_a_built_env_job_says_what_to_do(ws, services, source, six_env) -> None:
+def test_a_built_env_job_without_sqlalchemy_reads_its_run_through_the_agent(
+    ws, services, source, six_env
+) -> None:
     script = (
+        "import sys\n"
         "from azureml.core.run import Run\n"
         "run = Run.get_context()\n"
         "run.log('kept', 1)\n"
-        "run.get_metrics()\n"
+        "print('DETAILS', run.get_details()['status'], 'sqlalchemy' in sys.modules)\n"
+        "import sqlalchemy\n"  # the environment has none: the channel needs none
     )
     src = source(**{"train.py": script})
     run = Experiment(ws, "envs").submit(ScriptRunConfig(src, "train.py", environment=six_env()))
     details = run.wait_for_completion(raise_on_error=False)
     assert details["status"] == "Failed"
-    message = details["error"]["error"]["message"]
-    assert "SQLAlchemy is not installed in the job's environment" in message
-    assert "'sqlalchemy' and 'alembic'" in message
-    assert run.get_metrics() == {"kept": 1}  # what was logged before the error is kept
+    assert "No module named 'sqlalchemy'" in details["error"]["error"]["message"]
+    log = services.artifacts.read_bytes(f"runs/{run.id}/azureml-logs/70_driver_log.txt")
+    assert "DETAILS Running False" in log.decode()
+    assert run.get_metrics() == {"kept": 1}
 
 
 def _hold_build_lock(services, env: Environment):
