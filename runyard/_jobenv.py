@@ -28,6 +28,13 @@ WORKSPACE_DIR = "RUNYARD_WORKSPACE_DIR"
 SPOOL = "RUNYARD_SPOOL"
 HOME = "RUNYARD_HOME"
 DATASET_ENVIRONMENT_VARS = "AZUREML_DATASET_ENVIRONMENT_VARS"
+DATASET_FILE_OUTPUTS = "AZUREML_DATASET_FILE_OUTPUTS"  # v1: output names, ';'-separated
+
+# Chainer's dataset root: v1's nodes had the internet, so scripts call
+# chainer.datasets.get_mnist() and it downloads; ours have none, so a job finds the bundled
+# digits there (runyard.opendatasets.MNIST.get_local_path()) unless it sets its own.
+CHAINER_DATASET_ROOT = "CHAINER_DATASET_ROOT"
+BUNDLED_DATASET_ROOT = Path(__file__).resolve().parent / "opendatasets" / "data"
 
 # Without these get_context cannot find the run; the rest are informative.
 REQUIRED = (RUN_ID, EXPERIMENT_NAME, WORKSPACE_NAME, WORKSPACE_DIR, SPOOL)
@@ -71,12 +78,15 @@ def job_environment(
     user_variables: Mapping[str, str],
     python_path: Sequence[str] = (),
     datasets: Mapping[str, tuple[str, str]] | None = None,
+    outputs: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """``base`` plus the job variables, then the user's own variables on top.
 
     ``python_path`` entries go first on PYTHONPATH (runyard and the azureml alias for a
     job running in a built environment); ``datasets`` maps an input name to (mode, path)
-    and sets v1's ``AZUREML_DATASET_ENVIRONMENT_VARS`` plus one variable per input."""
+    and sets v1's ``AZUREML_DATASET_ENVIRONMENT_VARS`` plus one variable per input;
+    ``outputs`` maps an output name to its local folder (v1's ``AZUREML_DATASET_FILE_OUTPUTS``
+    plus one variable per output)."""
     env = dict(base)
     env.update(
         {
@@ -100,6 +110,7 @@ def job_environment(
             "PYTHONUNBUFFERED": "1",
         }
     )
+    env.setdefault(CHAINER_DATASET_ROOT, str(BUNDLED_DATASET_ROOT))
     pythonpath = package_pythonpath(env)
     if pythonpath is not None:
         env["PYTHONPATH"] = pythonpath
@@ -109,6 +120,9 @@ def job_environment(
     if datasets:
         env[DATASET_ENVIRONMENT_VARS] = ",".join(f"{n}:{m}" for n, (m, _) in datasets.items())
         env.update({name: path for name, (_, path) in datasets.items()})
+    if outputs:
+        env[DATASET_FILE_OUTPUTS] = ";".join(outputs)
+        env.update(outputs)
     env.update({str(k): str(v) for k, v in user_variables.items()})
     return env
 
@@ -121,3 +135,9 @@ def input_datasets(environ: Mapping[str, str]) -> dict[str, str]:
         if name and name in environ:
             found[name] = environ[name]
     return found
+
+
+def output_datasets(environ: Mapping[str, str]) -> dict[str, str]:
+    """{name: local folder} of the job's output datasets, read from v1's variables."""
+    names = [n for n in environ.get(DATASET_FILE_OUTPUTS, "").split(";") if n]
+    return {name: environ[name] for name in names if name in environ}

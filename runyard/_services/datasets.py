@@ -1,114 +1,49 @@
-"""Datasets: which files a dataset definition means, copying them, registering it.
+"""Datasets: the files a definition means (its paths, a converted table, then its
+transforms), copying them, a run's inputs, registering.
 
-A definition is ``{"type": "File" | "Tabular", "paths": [entry, ...], ...}`` where an entry
-is ``{"datastore": name, "path": "folder/or/glob/**"}`` or ``{"url": "file:///..."}``.
-Files keep their paths relative to the entries' common base folder (the part before any
-glob), so a folder dataset's layout (MNIST's ``pfnet/chainer/mnist/*.npz``) survives
-download and mount.
+The paths and their layout are ``dataset_files``; tables are ``dataset_tables``; the
+transforms (skip, take, samples, splits) are ``dataset_transforms``.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import posixpath
 import shutil
 import stat
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runyard._entities import DatasetInfo
-from runyard._services import datastores
-from runyard.exceptions import DatasetPathNotFound, UserErrorException
+from runyard._services.dataset_files import DatasetFile, list_files, names_one_file
+from runyard._services.dataset_tables import table_files
+from runyard._services.dataset_transforms import select_records
+from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:
-    from fsspec import AbstractFileSystem
-
     from runyard._services import Services
 
-_GLOB_CHARS = ("*", "?", "[")
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetFile:
-    fs: AbstractFileSystem
-    path: str  # on fs
-    relative: str  # POSIX path under the dataset's root
-
-
-def entry_label(entry: Mapping[str, Any]) -> str:
-    """How an error names one path entry."""
-    if "datastore" in entry:
-        return f"({entry['datastore']!r}, {entry['path']!r})"
-    return repr(entry["url"])
-
-
-def _entry_url(entry: Mapping[str, Any], services: Services | None) -> str:
-    if "url" in entry:
-        return str(entry["url"])
-    if services is None:
-        raise UserErrorException(
-            f"The dataset path {entry_label(entry)} is on a datastore, which needs a "
-            "workspace: build the dataset from (datastore, path) or get it with "
-            "Dataset.get_by_name(ws, name)."
-        )
-    info = datastores.get_datastore(services, entry["datastore"])
-    url: str = info.config["url"]
-    return url.rstrip("/") + "/" + str(entry["path"]).lstrip("/")
-
-
-def _expand(url: str) -> tuple[AbstractFileSystem, str, list[str]]:
-    """(filesystem, base folder, matching files) of one URL, folder, file or glob."""
-    # late: light path; fsspec is not in a job's environment (jobs import this module)
-    from fsspec.core import url_to_fs
-
-    fs, path = url_to_fs(url)
-    path = path.rstrip("/") or "/"
-    parts = path.split("/")
-    if any(c in path for c in _GLOB_CHARS):
-        first_glob = next(i for i, p in enumerate(parts) if _has_glob(p))
-        base = "/".join(parts[:first_glob]) or "/"
-        files: list[str] = []
-        for match in fs.glob(path):
-            files.extend(fs.find(match) if fs.isdir(match) else [match])
-        return fs, base, sorted(set(files))
-    if fs.isdir(path):
-        return fs, path, sorted(fs.find(path))
-    if fs.isfile(path):
-        return fs, posixpath.dirname(path), [path]
-    return fs, posixpath.dirname(path), []
-
-
-def _has_glob(part: str) -> bool:
-    return any(c in part for c in _GLOB_CHARS)
+# Beside a direct input's local copy: its definition over that copy, for the job's
+# run.input_datasets (a dataset object) and Dataset.get_by_id (inputs/<name> + this).
+DIRECT_INPUT_SUFFIX = ".dataset.json"
 
 
 def resolve_files(
     definition: Mapping[str, Any], services: Services | None = None, *, strict: bool = False
 ) -> list[DatasetFile]:
-    """Every file of the dataset, with its path relative to the dataset's root.
+    """Every file of the dataset, with its path relative to the dataset's root: the
+    definition's paths (or the converted table's file), then a FileDataset's transforms.
 
     strict: raise DatasetPathNotFound naming each path entry that matches nothing."""
-    expanded = []
-    for entry in definition.get("paths", []):
-        fs, base, files = _expand(_entry_url(entry, services))
-        if strict and not files:
-            raise DatasetPathNotFound(
-                f"No file matches the dataset path {entry_label(entry)}. Check the path "
-                "(upload the files first, e.g. datastore.upload(src_dir, target_path)), or "
-                "pass validate=False to create the dataset anyway."
-            )
-        expanded.append((fs, base, files))
-    bases = [base for _, base, files in expanded if files]
-    same_fs = len({type(fs) for fs, _, _ in expanded}) <= 1
-    common = posixpath.commonpath(bases) if bases and same_fs else None
-    found: dict[str, DatasetFile] = {}
-    for fs, base, files in expanded:
-        root = common if common is not None else base
-        for path in files:
-            found.setdefault(path, DatasetFile(fs, path, posixpath.relpath(path, root)))
-    return sorted(found.values(), key=lambda f: f.relative)
+    if "from_tabular" in definition:
+        files = table_files(definition, services)
+    else:
+        files = list_files(definition, services, strict=strict)
+    if definition.get("type") == "File":
+        files = select_records(files, definition.get("transforms") or [])
+    return files
 
 
 def copy_files(
@@ -153,7 +88,8 @@ def remove_materialized(folder: Path) -> None:
 
 
 def materialize_input(services: Services, entry: Mapping[str, Any], dest: Path) -> Path:
-    """Makes one run input's files available under ``dest`` and returns the folder.
+    """Makes one run input's files available under ``dest`` and returns the path the job
+    gets: ``dest``, or the file itself when the dataset is one path naming one file (v1).
 
     ``entry`` is one value of a run definition's ``data`` (see
     DatasetConsumptionConfig._to_run_data). "download" (and "direct") leaves a plain copy.
@@ -167,10 +103,52 @@ def materialize_input(services: Services, entry: Mapping[str, Any], dest: Path) 
         raise UserErrorException(
             f"Dataset input mode {mode!r} is not supported; use as_mount() or as_download()."
         )
-    files = resolve_files(entry["dataset"], services)
+    definition = entry["dataset"]
+    files = resolve_files(definition, services)
     dest.mkdir(parents=True, exist_ok=True)
     copy_files(files, dest, overwrite=True, read_only=(mode == "mount"))
+    if mode != "direct" and names_one_file(definition, files, services):
+        return dest / files[0].relative
     return dest
+
+
+def dataset_inputs(definition: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The run definition's dataset inputs ({name: data entry}), outputs left out."""
+    data = definition.get("data") or {}
+    return {n: e for n, e in data.items() if e.get("direction", "input") == "input"}
+
+
+def write_direct_input(entry: Mapping[str, Any], copy: Path, inputs_dir: Path, name: str) -> str:
+    """Writes a direct input's definition over its local copy beside it; returns the id
+    the job sees (v1 passes a direct input as its dataset's id). An unregistered dataset
+    gets one for this run only."""
+    original = entry["dataset"]
+    local: dict[str, Any] = {"type": original.get("type", "File")}
+    local["paths"] = [{"url": "file://" + copy.as_posix()}]
+    if local["type"] == "Tabular":  # its row transforms apply when the job reads it
+        for key in ("reader", "transforms", "partition_format"):
+            if key in original:
+                local[key] = original[key]
+    dataset_id = str(entry.get("dataset_id") or f"run-input-{uuid.uuid4()}")
+    record = {
+        "id": dataset_id,
+        "name": entry.get("dataset_name"),
+        "version": entry.get("dataset_version"),
+        "definition": local,
+    }
+    target = inputs_dir / f"{name}{DIRECT_INPUT_SUFFIX}"
+    target.write_text(json.dumps(record), encoding="utf-8")
+    return dataset_id
+
+
+def read_direct_input(inputs_dir: Path, name: str) -> dict[str, Any] | None:
+    """What write_direct_input wrote for ``name``, or None (not a direct input)."""
+    try:
+        text = (inputs_dir / f"{name}{DIRECT_INPUT_SUFFIX}").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    record: dict[str, Any] = json.loads(text)
+    return record
 
 
 # ---- registry ---------------------------------------------------------------------------

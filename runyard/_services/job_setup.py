@@ -1,5 +1,6 @@
 """What a job needs before its process starts: its environment (Preparing), the lines the
-driver log starts with, its dataset inputs, its final argv; and removing its folder.
+driver log starts with, its dataset inputs and output folders, its final argv; and
+removing its folder.
 
 Called by the supervisor, one run at a time, inside the agent.
 """
@@ -20,10 +21,17 @@ from runyard._envs import docker_notice, resolve_spec
 from runyard._envs.builder import default_build_settings, ensure_env
 from runyard._services import Services
 from runyard._services.compute import gpu_warning
-from runyard._services.datasets import materialize_input, remove_materialized
+from runyard._services.datasets import (
+    dataset_inputs,
+    materialize_input,
+    remove_materialized,
+    write_direct_input,
+)
+from runyard._services.job_uploads import dataset_outputs, output_datastore, output_folder
 from runyard.exceptions import ComputeTargetException, EnvironmentBuildFailed, RunyardError
 
 DATASET_TOKEN = "DatasetConsumptionConfig:"
+OUTPUT_TOKEN = "DatasetOutputConfig:"
 
 
 def has_environment(definition: Mapping[str, Any]) -> bool:
@@ -110,23 +118,47 @@ def job_python_path(services: Services, built_env: bool) -> list[str]:
 def materialize_inputs(
     services: Services, definition: Mapping[str, Any], inputs_dir: Path
 ) -> dict[str, tuple[str, str]]:
-    """{name: (mode, local path)} for every dataset input of the run."""
-    data = definition.get("data") or {}
-    if not data:
-        return {}
+    """{name: (mode, value)} for every dataset input of the run: the local path of a mount
+    or download; for a direct input (a dataset object in the job) the dataset's id, with
+    its definition over the local copy in ``inputs/<name>.dataset.json``."""
     found: dict[str, tuple[str, str]] = {}
-    for name, entry in data.items():
+    for name, entry in dataset_inputs(definition).items():
         path = materialize_input(services, dict(entry), inputs_dir / name)
-        found[name] = (str(entry.get("mode", "mount")), str(path))
+        mode = str(entry.get("mode", "mount"))
+        if mode == "direct":
+            found[name] = (mode, write_direct_input(entry, path, inputs_dir, name))
+        else:
+            found[name] = (mode, str(path))
     return found
 
 
-def job_argv(arguments: list[str], inputs: Mapping[str, tuple[str, str]]) -> list[str]:
-    """Replaces ``DatasetConsumptionConfig:<name>`` tokens by the input's local path."""
+def prepare_outputs(
+    services: Services, definition: Mapping[str, Any], workdir: Path
+) -> dict[str, str]:
+    """{name: local folder} of the run's output datasets, each folder made (empty) under
+    the working copy; their datastores are checked now, not when the run has ended."""
+    found: dict[str, str] = {}
+    for name, entry in dataset_outputs(definition).items():
+        output_datastore(services, entry)
+        folder = output_folder(workdir, name, entry)
+        folder.mkdir(parents=True, exist_ok=True)
+        found[name] = str(folder)
+    return found
+
+
+def job_argv(
+    arguments: list[str],
+    inputs: Mapping[str, tuple[str, str]],
+    outputs: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Replaces ``DatasetConsumptionConfig:<name>`` tokens by the input's value (its local
+    path, or a direct input's id) and ``DatasetOutputConfig:<name>`` by the output's folder."""
     out = []
     for arg in arguments:
         if arg.startswith(DATASET_TOKEN) and arg[len(DATASET_TOKEN) :] in inputs:
             arg = inputs[arg[len(DATASET_TOKEN) :]][1]
+        elif arg.startswith(OUTPUT_TOKEN) and arg[len(OUTPUT_TOKEN) :] in (outputs or {}):
+            arg = (outputs or {})[arg[len(OUTPUT_TOKEN) :]]
         out.append(arg)
     return out
 

@@ -11,7 +11,7 @@ from runyard._services import Services
 from runyard._services.driver_log import driver_log_path
 from runyard._services.job_results import SpoolIngester
 from runyard._services.job_setup import remove_job_dir
-from runyard._services.job_uploads import upload_changed
+from runyard._services.job_uploads import finish_outputs, upload_changed
 from runyard._services.run_errors import (
     agent_gone_error,
     failure_error,
@@ -51,6 +51,9 @@ def finish_orphan(services: Services, info: RunInfo, error: RunError | None = No
         status = RunStatus.FAILED  # supervising it failed: that is what happened
     else:
         status, error = _outcome(services, info, code, was_running)
+    status, error = finish_outputs(
+        services, info.run_id, info.definition, job_dir / "wd", status, error
+    )
     try:
         services.store.set_run_status(info.run_id, status, error=error, expected=ACTIVE_STATUSES)
     except RunyardError as exc:  # ended meanwhile: nothing to do

@@ -32,7 +32,7 @@ from runyard._services.driver_log import (
     log_file,
 )
 from runyard._services.job_results import SpoolIngester
-from runyard._services.job_uploads import upload_changed
+from runyard._services.job_uploads import finish_outputs, upload_changed
 from runyard._services.run_errors import (
     agent_gone_error,
     failure_error,
@@ -160,11 +160,12 @@ class Supervisor(threading.Thread):
         try:
             inputs_dir = self.job_dir / "inputs"
             inputs = setup.materialize_inputs(self.services, info.definition, inputs_dir)
+            outputs = setup.prepare_outputs(self.services, info.definition, workdir)
         except RunyardError as exc:
             self._drop_job_dir()
             self._set(RunStatus.FAILED, RunError(ErrorCode.DATASET_INPUT_FAILED, str(exc)))
             return None
-        self.handle = self.backend.launch(self._job_spec(info, workdir, python, inputs))
+        self.handle = self.backend.launch(self._job_spec(info, workdir, python, inputs, outputs))
         store.update_run(
             self.run_id,
             runtime=RunRuntime(job=self.handle.ref, agent_pid=self.agent_pid, workdir=str(workdir)),
@@ -233,6 +234,7 @@ class Supervisor(threading.Thread):
         workdir: Path,
         python: str,
         inputs: Mapping[str, tuple[str, str]],
+        outputs: Mapping[str, str],
     ) -> JobSpec:
         definition = info.definition
         self.spool.touch()
@@ -252,8 +254,9 @@ class Supervisor(threading.Thread):
             user_variables=definition.get("environment_variables") or {},
             python_path=setup.job_python_path(self.services, built),
             datasets=inputs,
+            outputs=outputs,
         )
-        arguments = setup.job_argv(list(definition.get("arguments", [])), inputs)
+        arguments = setup.job_argv(list(definition.get("arguments", [])), inputs, outputs)
         notices = setup.driver_log_notices(self.services, definition, info.target)
         append_driver_log(self.services, self.run_id, *notices)
         return JobSpec(
@@ -317,7 +320,6 @@ class Supervisor(threading.Thread):
         if status is RunStatus.RUNNING and not self.stop_requested.is_set():
             self._set(RunStatus.FINALIZING, expected={RunStatus.RUNNING})
         self.ingester.ingest()
-        self._upload_results(workdir)
         error = None
         if self.stop_requested.is_set():
             final, error = RunStatus.FAILED, self._stopped_error(status)
@@ -330,6 +332,10 @@ class Supervisor(threading.Thread):
         else:
             final = RunStatus.FAILED
             error = failure_error(info.definition["script"], code, self.driver_log())
+        final, error = finish_outputs(
+            self.services, self.run_id, info.definition, workdir, final, error
+        )
+        self._upload_results(workdir)
         # Clean up first: whoever sees the final status finds no working copy left behind.
         self._cleanup()
         self._set(final, error)
