@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 # v1's WORKSPACE_DEFAULT_BLOB_STORE_NAME.
 DEFAULT_DATASTORE_NAME = "workspaceblobstore"
 FOLDER_TYPE = "LocalFolder"
+# Where a run's output dataset goes without a destination path (v1's default).
+DEFAULT_OUTPUT_PATH = "dataset/{run-id}/{output-name}"
 
 
 def ensure_default_datastore(services: Services) -> DatastoreInfo:

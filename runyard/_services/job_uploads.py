@@ -100,7 +100,6 @@ def _report(
 #  "tabular": {"reader": {...}, "path_glob": glob | None, "transforms": [...]} | None,
 #  "partition_format": str | None}
 OUTPUT_ROOT = "output_datasets"  # an output's folder without source: <wd>/output_datasets/<name>
-DEFAULT_DESTINATION = "dataset/{run-id}/{output-name}"  # v1's default path
 OUTPUT_FAILED = "DatasetOutputFailed"  # the run's error code when an output cannot be kept
 
 
@@ -125,7 +124,7 @@ def output_datastore(services: Services, entry: Mapping[str, Any]) -> DatastoreI
 
 def destination_path(entry: Mapping[str, Any], run_id: str, name: str) -> str:
     """The destination folder with v1's placeholders {run-id} and {output-name} filled."""
-    template = str((entry.get("destination") or {}).get("path") or DEFAULT_DESTINATION)
+    template = str((entry.get("destination") or {}).get("path") or datastores.DEFAULT_OUTPUT_PATH)
     path = template.replace("{run-id}", run_id).replace("{output-name}", name)
     return clean_relative(path, what="destination path")
 

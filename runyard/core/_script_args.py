@@ -13,6 +13,7 @@ from typing import Any
 from runyard.exceptions import UserErrorException
 
 DATASET_TOKEN = "DatasetConsumptionConfig:{}"
+OUTPUT_TOKEN = "DatasetOutputConfig:{}"
 
 
 def is_dataset_consumption(value: object) -> bool:
@@ -24,6 +25,11 @@ def is_dataset_consumption(value: object) -> bool:
         and isinstance(getattr(value, "mode", None), str)
         and hasattr(value, "dataset")
     )
+
+
+def is_output_dataset(value: object) -> bool:
+    """An ``OutputFileDatasetConfig`` (or its ``read_delimited_files()`` form)."""
+    return isinstance(getattr(value, "name", None), str) and hasattr(value, "_to_run_output")
 
 
 def plain_scalar(value: Any) -> Any:
@@ -45,15 +51,19 @@ def as_run_input(value: Any) -> Any:
 def arguments_and_data(
     arguments: list[Any], inputs: dict[str, Any]
 ) -> tuple[list[str], dict[str, Any]]:
-    """argv as stored (datasets as v1's ``DatasetConsumptionConfig:<name>`` tokens) and
-    the run's ``data`` entries: datasets in arguments first, then run_config.data."""
+    """argv as stored (datasets as v1's ``DatasetConsumptionConfig:<name>`` tokens, output
+    datasets as ``DatasetOutputConfig:<name>``) and the run's ``data`` entries: datasets
+    and outputs in arguments first, then run_config.data."""
     argv: list[str] = []
     data: dict[str, Any] = {}
     for raw in arguments:
         value = plain_scalar(as_run_input(raw))
         if is_dataset_consumption(value):
-            data.setdefault(value.name, value._to_run_data())
+            _add(data, value.name, value._to_run_data())
             argv.append(DATASET_TOKEN.format(value.name))
+        elif is_output_dataset(value):
+            _add(data, value.name, value._to_run_output())
+            argv.append(OUTPUT_TOKEN.format(value.name))
         else:
             argv.append(_argument(value))
     for name, value in (inputs or {}).items():
@@ -62,8 +72,20 @@ def arguments_and_data(
                 f"run_config.data[{name!r}] is a {type(value).__name__}; pass "
                 "ds.as_named_input(name).as_mount() or .as_download()."
             )
-        data.setdefault(value.name, value._to_run_data())
+        _add(data, value.name, value._to_run_data())
     return argv, data
+
+
+def _add(data: dict[str, Any], name: str, entry: dict[str, Any]) -> None:
+    """One input or output; the same name twice must mean the same thing (the job sees
+    each name as one environment variable)."""
+    if name in data and data[name] != entry:
+        raise UserErrorException(
+            f"Two different run inputs or outputs are named {name!r}; the job sees each "
+            "name as one environment variable. Give them different names, e.g. "
+            "ds.as_named_input('train') and OutputFileDatasetConfig(name='prepared')."
+        )
+    data[name] = entry
 
 
 def _argument(value: Any) -> str:
@@ -73,5 +95,6 @@ def _argument(value: Any) -> str:
         return os.fspath(value)
     raise UserErrorException(
         f"Script argument {value!r} ({type(value).__name__}) is not supported; pass str, "
-        "numbers, or a dataset as ds.as_named_input('name').as_mount() / .as_download()."
+        "numbers, a dataset as ds.as_named_input('name').as_mount() / .as_download(), or "
+        "an OutputFileDatasetConfig."
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from runyard._services import datasets
+from runyard.data import run_datasets
 from runyard.data.abstract_dataset import AbstractDataset
 from runyard.data.dataset_factory import FileDatasetFactory, TabularDatasetFactory
 from runyard.exceptions import UserErrorException
@@ -48,11 +50,16 @@ class Dataset:
 
     @staticmethod
     def get_by_id(workspace: Workspace, id: str, **kwargs: Any) -> AbstractDataset:  # noqa: A002
-        """A registered dataset by its id.
+        """A registered dataset by its id. Inside a job, a direct input's id (what v1
+        passes the script for ``ds.as_named_input('x')``) gives that input, read from the
+        job's local copy without opening the workspace's store.
 
         Raises:
             DatasetNotFound: No dataset with that id.
         """
+        found = run_datasets.direct_input_by_id(os.environ, id)
+        if found is not None:
+            return found
         info = datasets.get_dataset_by_id(workspace._services, id)
         return AbstractDataset._from_info(workspace, info)
 

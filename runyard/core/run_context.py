@@ -177,12 +177,16 @@ class _SubmittedRun(Run):
 
     @property
     def input_datasets(self) -> dict[str, Any]:
-        """{name: local folder path} of the run's mounted or downloaded datasets."""
-        return dict(_jobenv.input_datasets(os.environ))
+        """{name: local path} of mounted or downloaded inputs; direct inputs' datasets."""
+        # late: job side (only scripts that read their datasets pay for runyard.data)
+        from runyard.data import run_datasets
+
+        return run_datasets.input_datasets(os.environ)
 
     @property
     def output_datasets(self) -> dict[str, Any]:
-        return {}
+        """{name: local folder} of the run's output datasets (OutputFileDatasetConfig)."""
+        return dict(_jobenv.output_datasets(os.environ))
 
 
 def _tag_key(key: Any) -> str:

@@ -6,7 +6,7 @@ import copy
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runyard._services import datasets
 from runyard.data.datapath import DataPath
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from runyard._entities import DatasetInfo
     from runyard._services import Services
     from runyard.core.workspace import Workspace
+
+D = TypeVar("D", bound="AbstractDataset")
 
 
 def path_entries(path: Any) -> tuple[list[dict[str, str]], Workspace | None]:
@@ -105,6 +107,13 @@ class AbstractDataset:
     def _files(self, *, strict: bool = False) -> list[Any]:
         return datasets.resolve_files(self._def, self._services(), strict=strict)
 
+    def _with_transform(self: D, transform: Mapping[str, Any]) -> D:
+        """A new, unregistered dataset of the same kind: these records, then ``transform``
+        (v1's transforms are lazy: nothing is read until the data is)."""
+        definition = self._definition()
+        definition["transforms"] = [*definition.get("transforms", []), dict(transform)]
+        return type(self)(definition, workspace=self._workspace)
+
     # ---- use ---------------------------------------------------------------------------
     def as_named_input(self, name: str) -> DatasetConsumptionConfig:
         """This dataset as a named run input (then ``.as_mount()`` / ``.as_download()``).
@@ -152,4 +161,9 @@ class AbstractDataset:
 
     def __repr__(self) -> str:
         which = f"name={self.name!r}, version={self.version}" if self._info else "unregistered"
-        return f"{type(self).__name__}({which}, paths={self._def.get('paths')})"
+        if "from_tabular" in self._def:
+            where = f"{self._def.get('format')} files of a TabularDataset"
+        else:
+            where = f"paths={self._def.get('paths')}"
+        steps = [t.get("op") for t in self._def.get("transforms", [])]
+        return f"{type(self).__name__}({which}, {where}" + (f", then {steps})" if steps else ")")

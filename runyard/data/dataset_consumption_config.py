@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from runyard.exceptions import UserErrorException
@@ -9,7 +12,51 @@ from runyard.exceptions import UserErrorException
 if TYPE_CHECKING:
     from runyard.data.abstract_dataset import AbstractDataset
 
+log = logging.getLogger(__name__)
+
 MODES = ("direct", "mount", "download")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # v1's: the job sees it as a variable
+# v1 warns about these (case-insensitive); the upper-case ones would replace the job's own.
+_COMMON_VARIABLES = {"path", "ld_library_path", "user", "logname", "home", "pwd", "shell"}
+_RESERVED_PREFIXES = ("AZUREML_", "RUNYARD_")
+_unnamed = itertools.count(1)
+
+
+def check_io_name(name: Any, kind: str, example: str) -> str:
+    """A run input's or output's name: the job's environment variable holding its path."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UserErrorException(
+            f"{kind.capitalize()} name {name!r} must be letters, digits and '_', not starting "
+            f"with a digit: the job sees it as an environment variable. Pass e.g. {example}."
+        )
+    if name.upper().startswith(_RESERVED_PREFIXES) or (
+        name.isupper() and name.lower() in _COMMON_VARIABLES
+    ):
+        raise UserErrorException(
+            f"{kind.capitalize()} name {name!r} would replace the job's own environment "
+            f"variable {name}; choose another name, e.g. {example}."
+        )
+    if name.lower() in _COMMON_VARIABLES:
+        log.warning(
+            '%s name "%s" has the potential to collide with common environment variable '
+            "names and can lead to unexpected behavior. Please consider using a different "
+            "name.",
+            kind.capitalize(),
+            name,
+        )
+    return name
+
+
+def auto_input_name(dataset: AbstractDataset) -> str:
+    """The name ``FileDataset.as_mount()`` / ``as_download()`` give their input: the
+    registered dataset's name made a valid variable name, else input_1, input_2, ..."""
+    if dataset.name:
+        name = re.sub(r"[^A-Za-z0-9_]", "_", dataset.name)
+        name = name if _NAME.match(name) else f"input_{name}"
+        clashes = name.upper().startswith(_RESERVED_PREFIXES) or name.lower() in _COMMON_VARIABLES
+        if not clashes:
+            return name
+    return f"input_{next(_unnamed)}"
 
 
 class DatasetConsumptionConfig:
@@ -35,12 +82,7 @@ class DatasetConsumptionConfig:
         mode: str = "direct",
         path_on_compute: str | None = None,
     ) -> None:
-        if not isinstance(name, str) or not name.isidentifier():
-            raise UserErrorException(
-                f"Dataset input name {name!r} must be a valid identifier (letters, digits "
-                "and '_', not starting with a digit): the job sees it as an environment "
-                "variable. Pass e.g. as_named_input('mnist')."
-            )
+        check_io_name(name, "dataset input", "as_named_input('mnist')")
         if mode not in MODES:
             raise UserErrorException(f"mode={mode!r} is not one of {list(MODES)}.")
         self.name = name

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runyard._services import dataset_tables
+from runyard.data import _transforms
 from runyard.data.abstract_dataset import AbstractDataset
+from runyard.data.file_dataset import FileDataset
+from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:
     import pandas  # type: ignore[import-untyped]
@@ -33,3 +36,103 @@ class TabularDataset(AbstractDataset):
         """The underlying files' paths relative to the dataset's root."""
         return ["/" + f.relative for f in self._files()]
 
+    # ---- transforms (lazy: new, unregistered datasets) ---------------------------------
+    def skip(self, count: int) -> TabularDataset:
+        """The records after the first ``count``.
+
+        Raises:
+            UserErrorException: count is not a whole number >= 0.
+        """
+        return self._with_transform(_transforms.count_transform("skip", count))
+
+    def take(self, count: int) -> TabularDataset:
+        """The first ``count`` records.
+
+        Raises:
+            UserErrorException: count is not a whole number >= 0.
+        """
+        return self._with_transform(_transforms.count_transform("take", count))
+
+    def take_sample(self, probability: float, seed: int | None = None) -> TabularDataset:
+        """A random sample: each record is kept with ``probability``.
+
+        Args:
+            probability: From 0.0 to 1.0.
+            seed: The random generator's seed (None: one is drawn now and kept, so the
+                sample is the same wherever it is read, in a job too).
+
+        Raises:
+            UserErrorException: probability outside 0.0-1.0, or a seed that is not an int.
+        """
+        return self._with_transform(_transforms.sample_transform(probability, seed))
+
+    def random_split(
+        self, percentage: float, seed: int | None = None
+    ) -> tuple[TabularDataset, TabularDataset]:
+        """Two datasets: about ``percentage`` of the records, and all the others.
+
+        Args:
+            percentage: From 0.0 to 1.0.
+            seed: As for take_sample; both parts use it, so every record is in exactly one.
+
+        Raises:
+            UserErrorException: percentage outside 0.0-1.0, or a seed that is not an int.
+        """
+        first, second = _transforms.split_transforms(percentage, seed)
+        return self._with_transform(first), self._with_transform(second)
+
+    def keep_columns(self, columns: str | list[str], validate: bool = False) -> TabularDataset:
+        """Only these columns, in the dataset's order.
+
+        Args:
+            columns: A column name or a list of names.
+            validate: Read the data now to check that the columns exist (otherwise a
+                missing column is reported when the data is read).
+
+        Raises:
+            UserErrorException: No column named, or (validate=True, or when read) a name
+                the dataset does not have.
+        """
+        kept = self._with_transform(_transforms.columns_transform("keep_columns", columns))
+        if validate:
+            kept.to_pandas_dataframe()
+        return kept
+
+    def drop_columns(self, columns: str | list[str]) -> TabularDataset:
+        """All columns but these.
+
+        Raises:
+            UserErrorException: No column named, or (when read) a name the dataset does
+                not have.
+        """
+        return self._with_transform(_transforms.columns_transform("drop_columns", columns))
+
+    def to_csv_files(self, separator: str = ",") -> FileDataset:
+        """A FileDataset of CSV files holding these records (with a header line).
+
+        The files are written only when they are read, downloaded, mounted or given to
+        a run (v1: "not materialized until they are downloaded or read from").
+
+        Args:
+            separator: The field separator of the files.
+
+        Raises:
+            UserErrorException: separator is not a one-character string.
+        """
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise UserErrorException(
+                f"to_csv_files(separator={separator!r}): pass one character, e.g. ',' or '\\t'."
+            )
+        return self._as_files({"format": "csv", "separator": separator})
+
+    def to_parquet_files(self) -> FileDataset:
+        """A FileDataset of Parquet files holding these records.
+
+        The files are written only when they are read (see to_csv_files); writing them
+        needs pyarrow where that happens.
+        """
+        return self._as_files({"format": "parquet"})
+
+    def _as_files(self, conversion: dict[str, Any]) -> FileDataset:
+        definition = {"type": "File", "from_tabular": self._definition(), **conversion}
+        return FileDataset(definition, workspace=self._workspace)

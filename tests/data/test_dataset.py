@@ -156,7 +156,7 @@ def test_consumption_config_run_data(ws, uploaded):
         "dataset_version": 1,
     }
     assert named.as_download("/tmp/d")._to_run_data()["path_on_compute"] == "/tmp/d"
-    with pytest.raises(UserErrorException, match=r"'my-data' must be a valid identifier"):
+    with pytest.raises(UserErrorException, match=r"name 'my-data' must be letters, digits and '_'"):
         dataset.as_named_input("my-data")
 
 
