@@ -269,7 +269,12 @@ def parallel_coordinates(
             f"{fmt(float(values[-1]))}</title></polyline>"
         )
     svg = _svg(title, body, kind="parallel-svg", data_name=title)
-    return f'<div class="runyard-parallel" style="display: inline-block">{svg}</div>'
+    best = "highest" if goal == "maximize" else "lowest"
+    note = (
+        f'<div style="font-size: 11px">Orange: the {best} {escape(axes[-1])}; pale blue: the '
+        "other end.</div>"
+    )
+    return f'<div class="runyard-parallel" style="display: inline-block">{svg}{note}</div>'
 
 
 class _AxisScale:
@@ -282,12 +287,14 @@ class _AxisScale:
             self.categories = sorted({str(v) for v in values})
 
     def where(self, value: Any) -> float:
-        """0 (bottom) to 1 (top)."""
+        """0.05 (bottom) to 0.95 (top): lines at the extremes stay clear of the frame."""
         if self.numeric:
-            return (float(value) - self.low) / (self.high - self.low)
-        if len(self.categories) == 1:
-            return 0.5
-        return self.categories.index(str(value)) / (len(self.categories) - 1)
+            share = (float(value) - self.low) / (self.high - self.low)
+        elif len(self.categories) == 1:
+            share = 0.5
+        else:
+            share = self.categories.index(str(value)) / (len(self.categories) - 1)
+        return 0.05 + 0.9 * share
 
     def labels(self) -> list[tuple[str, float]]:
         if self.numeric:

@@ -80,16 +80,20 @@ class JupyterView:
         self.sort = ipywidgets.Dropdown(
             description="Sort by", options=[("Run number", "run_number")]
         )
-        self.log_choice = ipywidgets.Dropdown(description="Log", options=[])
+        self.log_choice = ipywidgets.Dropdown(
+            description="Show", options=[], layout={"width": "380px"}
+        )
         self.log = ipywidgets.HTML()
         self.sort.observe(self._sorted, names="value")
         self.log_choice.observe(self._log_chosen, names="value")
+        children_title = ipywidgets.HBox([ipywidgets.HTML(_views.heading("Child runs")), self.sort])
+        log_title = ipywidgets.HBox([ipywidgets.HTML(_views.heading("Log")), self.log_choice])
         sections = [self.header, self.error]
         if sweep:
-            sections += [self.sort, self.children, self.charts]
+            sections += [children_title, self.children, self.charts]
         else:
-            sections += [self.metrics, self.sort, self.children]
-        sections += [self.log_choice, self.log]
+            sections += [self.metrics, children_title, self.children]
+        sections += [log_title, self.log]
         self.box = _box_class()(self._fallback, children=sections)
         self.render(data)
 

@@ -20,6 +20,7 @@ _STATUS_COLORS = {"Completed": "#2ca02c", "Failed": "#d62728", "Canceled": "#7f7
                   "CancelRequested": "#7f7f7f", "Running": "#1f77b4"}  # fmt: skip
 _SWEEP_CONFIG_TAGS = ("generator_config", "primary_metric_config", "policy_config",
                       "max_total_jobs", "max_concurrent_jobs", "max_duration_minutes")  # fmt: skip
+_HEADING = 'style="font-weight: bold; margin: 10px 0 2px 0"'
 _TABLE = 'style="border-collapse: collapse; font-size: 12px; margin: 4px 0"'
 _CELL = 'style="border-bottom: 1px solid rgba(127,127,127,0.3); padding: 2px 8px; text-align: left"'
 
@@ -106,8 +107,22 @@ def _sweep_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
                  f"{_charts.fmt(best['best_metric'])})")
             )  # fmt: skip
     for name, expression in sorted((props.get("hyper_parameters") or {}).items()):
-        rows.append((f"Parameter {escape(name)}", f"<code>{escape(_short(expression))}</code>"))
+        shown = escape(_short(expression_text(expression)))
+        rows.append((f"Parameter {escape(name)}", f"<code>{shown}</code>"))
     return rows
+
+
+def expression_text(expression: Any) -> str:
+    """v1's parameter expression list as it is written: ``["choice", [[1, 2]]]`` is
+    ``choice(1, 2)``, ``["uniform", [0, 1]]`` is ``uniform(0, 1)``."""
+    if not (
+        isinstance(expression, list) and len(expression) == 2 and isinstance(expression[1], list)
+    ):
+        return _short(expression)
+    name, args = expression
+    if name == "choice" and len(args) == 1 and isinstance(args[0], list):
+        args = args[0]
+    return f"{name}({', '.join(json.dumps(a) for a in args)})"
 
 
 def _best_child(children: Sequence[Mapping[str, Any]], goal: str) -> Mapping[str, Any] | None:
@@ -140,7 +155,8 @@ def metrics_section(run_metrics: Sequence[Mapping[str, Any]]) -> str:
     """A table of every metric (a value, the last of a series, a table's shape, an image)
     and a line chart for each metric logged more than once with numbers."""
     if not run_metrics:
-        return '<div class="runyard-metrics"><em>No metrics logged yet.</em></div>'
+        empty = "<em>No metrics logged yet.</em>"
+        return f'<div class="runyard-metrics">{heading("Metrics")}{empty}</div>'
     rows = [(escape(r["name"]), _metric_value(r)) for r in run_metrics]
     table = _table(["Metric", "Value"], rows, "runyard-metrics-table")
     charts = []
@@ -156,7 +172,8 @@ def metrics_section(run_metrics: Sequence[Mapping[str, Any]]) -> str:
         for r in run_metrics
         if "image" in r
     ]
-    return f'<div class="runyard-metrics">{table}{"".join(charts)}{"".join(images)}</div>'
+    parts = [heading("Metrics"), table, *charts, *images]
+    return f'<div class="runyard-metrics">{"".join(parts)}</div>'
 
 
 # ---- children ------------------------------------------------------------------------------
@@ -233,8 +250,8 @@ def sweep_charts(data: Mapping[str, Any]) -> str:
     name = primary.get("name")
     if not name or name not in series_by_metric:
         return (
-            '<div class="runyard-sweep-charts"><em>No child has logged the primary metric '
-            f"{escape(name or '')} yet.</em></div>"
+            f'<div class="runyard-sweep-charts">{heading("Primary metric")}<em>No child has '
+            f"logged the primary metric {escape(name or '')} yet.</em></div>"
         )
     series = series_by_metric[name]
     if series and series[0].get("type") == "scatter":
@@ -262,7 +279,7 @@ def sweep_charts(data: Mapping[str, Any]) -> str:
     parallel = _charts.parallel_coordinates(
         f"Hyperparameters and best {name}", [*params, name], rows, primary["goal"]
     )
-    return f'<div class="runyard-sweep-charts">{chart}{parallel}</div>'
+    return f'<div class="runyard-sweep-charts">{heading("Primary metric")}{chart}{parallel}</div>'
 
 
 # ---- logs ----------------------------------------------------------------------------------
@@ -271,11 +288,15 @@ def log_view(name: str | None, text: str) -> str:
     title = escape(name or "no log yet")
     return (
         f'<div class="runyard-log" data-log="{escape(name or "")}"><div style="font-size: '
-        f'12px; opacity: 0.8">{title}</div><div style="max-height: 320px; overflow: auto; '
+        f'11px; opacity: 0.8">{title}</div><div style="max-height: 320px; overflow: auto; '
         "display: flex; flex-direction: column-reverse; border: 1px solid "
         'rgba(127,127,127,0.3)"><pre style="margin: 4px; white-space: pre-wrap; font-size: '
         f'11px">{escape(text)}</pre></div></div>'
     )
+
+
+def heading(text: str) -> str:
+    return f'<div class="runyard-heading" {_HEADING}>{escape(text)}</div>'
 
 
 def page(data: Mapping[str, Any], *, sweep: bool, sort_by: str = "run_number") -> str:
@@ -286,10 +307,11 @@ def page(data: Mapping[str, Any], *, sweep: bool, sort_by: str = "run_number") -
         status_table(data, sweep=sweep),
     ]
     if sweep:
-        parts += [children_table(data["child_runs"], primary=primary, sort_by=sort_by),
+        parts += [heading("Child runs"),
+                  children_table(data["child_runs"], primary=primary, sort_by=sort_by),
                   sweep_charts(data)]  # fmt: skip
     else:
-        parts += [metrics_section(data["run_metrics"]),
+        parts += [metrics_section(data["run_metrics"]), heading("Child runs"),
                   children_table(data["child_runs"], primary=primary, sort_by=sort_by)]  # fmt: skip
-    parts.append(log_view(data["run_properties"].get("log_name"), data["run_logs"]))
+    parts += [heading("Log"), log_view(data["run_properties"].get("log_name"), data["run_logs"])]
     return f'<div class="runyard-run-details">{"".join(parts)}</div>'
