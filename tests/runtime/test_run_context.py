@@ -130,6 +130,32 @@ def test_job_sees_v1_variables_with_its_experiment_id(
     assert "AZUREML_WORKSPACE_ID=[]" not in log
 
 
+CHAINER_ROOT_JOB = """
+import os
+root = os.environ["CHAINER_DATASET_ROOT"]
+print("ROOT", root, os.path.exists(os.path.join(root, "pfnet/chainer/mnist/train.npz")))
+"""
+
+
+def test_a_job_finds_the_bundled_digits_as_chainers_dataset_root(
+    ws, services, source, driver_log, submit, wait
+) -> None:
+    from runyard.opendatasets import MNIST
+
+    src = source(**{"train.py": CHAINER_ROOT_JOB})
+    info = submit(services, src, experiment_name="chainer-root")
+    assert wait(services, info.run_id).status is RunStatus.COMPLETED
+    assert f"ROOT {MNIST.get_local_path()} True" in driver_log(services, info.run_id)
+    # A root of the script's own (or the user's variable) wins.
+    from runyard.core import Experiment, ScriptRunConfig
+
+    config = ScriptRunConfig(src, "train.py")
+    config.run_config.environment_variables["CHAINER_DATASET_ROOT"] = str(src)
+    run = Experiment(ws, "chainer-root").submit(config)
+    run.wait_for_completion(raise_on_error=False)
+    assert f"ROOT {src} False" in driver_log(services, run.id)
+
+
 CONFLICT_JOB = """
 import subprocess, sys
 from azureml.core.run import Run
