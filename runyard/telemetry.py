@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from runyard.exceptions import UserErrorException as UserErrorException  # v1 import path
+
 log = logging.getLogger(__name__)
 _choice: dict[str, bool] = {"send_diagnostics": False}
 

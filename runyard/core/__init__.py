@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
     from runyard.core.datastore import Datastore
     from runyard.core.environment import Environment
     from runyard.core.experiment import Experiment
+    from runyard.core.keyvault import Keyvault
     from runyard.core.model import Model
     from runyard.core.run import Run
     from runyard.core.runconfig import RunConfiguration
@@ -30,6 +31,7 @@ _EXPORTS = {
     "Dataset": "runyard.core.dataset",
     "Datastore": "runyard.core.datastore",
     "ComputeTarget": "runyard.core.compute",
+    "Keyvault": "runyard.core.keyvault",
     "RunConfiguration": "runyard.core.runconfig",
 }
 
@@ -39,6 +41,7 @@ __all__ = [
     "Datastore",
     "Environment",
     "Experiment",
+    "Keyvault",
     "Model",
     "Run",
     "RunConfiguration",

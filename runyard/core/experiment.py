@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from runyard._reexports import lazy_exports
 from runyard._services import runs
 from runyard.core._run_files import _tracked_folders
 from runyard.core.run import Run
@@ -277,3 +278,7 @@ def _take_snapshot(services: Services, directory: str) -> str:
             f"snapshot_directory). Pass snapshot_directory=None to start_logging to skip "
             f"the snapshot. {exc}"
         ) from None
+
+
+# v1 import path azureml.core.experiment.DEFAULT_GPU_IMAGE, loaded on first use.
+__getattr__, __dir__ = lazy_exports(__name__, {"DEFAULT_GPU_IMAGE": "runyard.core.environment"})

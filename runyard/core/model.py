@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runyard._reexports import lazy_exports
 from runyard._services import registry
 from runyard.exceptions import (
     InvalidModelRequest,
@@ -14,6 +15,7 @@ from runyard.exceptions import (
     RunEnvironmentException,
     WebserviceException,
 )
+from runyard.exceptions import UserErrorException as UserErrorException  # v1 import path
 
 if TYPE_CHECKING:
     from runyard._entities import ModelVersion
@@ -374,3 +376,16 @@ def _int_version(value: Any) -> int:
         raise WebserviceException(
             f"Model version {value!r} is not valid: versions are whole numbers (1, 2, ...)."
         ) from None
+
+
+# v1 import paths (azureml.core.model.Dataset ...), loaded on first use: light, no cycle.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Dataset": "runyard.core.dataset",
+        "Environment": "runyard.core.environment",
+        "Experiment": "runyard.core.experiment",
+        "FileDataset": "runyard.data",
+        "TabularDataset": "runyard.data",
+    },
+)

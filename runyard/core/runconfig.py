@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+# `X as X`: re-exported at v1's import paths (azureml.core.runconfig.CondaDependencies ...)
+from runyard._reexports import lazy_exports
+from runyard.core.conda_dependencies import CondaDependencies as CondaDependencies
+from runyard.core.environment import DEFAULT_CPU_IMAGE as DEFAULT_CPU_IMAGE
+from runyard.core.environment import DEFAULT_GPU_IMAGE as DEFAULT_GPU_IMAGE
 from runyard.core.environment import DockerConfiguration, Environment
+from runyard.core.environment import DockerSection as DockerSection
+from runyard.core.environment import PythonSection as PythonSection
+from runyard.exceptions import UserErrorException as UserErrorException
 
 __all__ = [
     "AmlComputeConfiguration",
@@ -122,3 +130,16 @@ class RunConfiguration:
             f"RunConfiguration(script={self.script!r}, arguments={self.arguments!r}, "
             f"target={self.target!r}, environment={self.environment.name!r})"
         )
+
+
+# v1 import paths, loaded on first use: compute, data and run stay out of this module's import.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "ComputeTarget": "runyard.core.compute",
+        "DataPath": "runyard.data",
+        "Dataset": "runyard.core.dataset",
+        "DatasetConsumptionConfig": "runyard.data",
+        "Run": "runyard.core.run",
+    },
+)

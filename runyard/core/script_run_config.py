@@ -7,10 +7,16 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# `X as X`: re-exported at v1's import paths (azureml.core.script_run_config.MpiConfiguration)
+from runyard._reexports import lazy_exports
 from runyard._services import jobs
 from runyard.core._script_args import arguments_and_data
 from runyard.core.run import Run
+from runyard.core.runconfig import DockerConfiguration as DockerConfiguration
+from runyard.core.runconfig import MpiConfiguration as MpiConfiguration
+from runyard.core.runconfig import PyTorchConfiguration as PyTorchConfiguration
 from runyard.core.runconfig import RunConfiguration
+from runyard.core.runconfig import TensorflowConfiguration as TensorflowConfiguration
 from runyard.exceptions import UserErrorException
 
 if TYPE_CHECKING:
@@ -209,3 +215,7 @@ def _target_name(target: Any) -> str:
         f"compute_target {target!r} is not valid: pass a target name such as 'local' or a "
         "ComputeTarget object."
     )
+
+
+# v1 import path azureml.core.script_run_config.DataPath, loaded on first use.
+__getattr__, __dir__ = lazy_exports(__name__, {"DataPath": "runyard.data"})

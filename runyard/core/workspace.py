@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runyard._config import Settings, WorkspaceLayout
+from runyard._reexports import lazy_exports
 from runyard._services import open_services
 from runyard._services import workspaces as _ws
 from runyard.core.experiment import Experiment
@@ -404,3 +405,16 @@ def _announce_created(settings: Settings, name: str) -> None:
             f"creating) and remove this one with `rm -r {settings.workspace_root(name)}`.",
             file=sys.stderr,
         )
+
+
+# v1 import paths (azureml.core.workspace.Model ...), loaded on first use: light, no cycle.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "AmlCompute": "runyard.core.compute",
+        "ComputeTarget": "runyard.core.compute",
+        "Dataset": "runyard.core.dataset",
+        "Keyvault": "runyard.core.keyvault",
+        "Model": "runyard.core.model",
+    },
+)

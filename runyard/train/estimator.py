@@ -18,6 +18,10 @@ from runyard.core.environment import DockerConfiguration, Environment
 from runyard.core.script_run_config import ScriptRunConfig
 from runyard.exceptions import TrainingException
 from runyard.train import _validation
+from runyard.train._distributed import Gloo as Gloo  # `X as X`: at v1's import path
+from runyard.train._distributed import Mpi as Mpi
+from runyard.train._distributed import Nccl as Nccl
+from runyard.train._distributed import ParameterServer as ParameterServer
 from runyard.train._script_params import (
     dataset_inputs,
     flatten_script_params,

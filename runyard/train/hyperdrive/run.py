@@ -12,9 +12,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from runyard._entities import RunStatus
+from runyard._reexports import lazy_exports
 from runyard._services import jobs, metrics, sweeps
 from runyard.core.run import Run, register_run_class
 from runyard.exceptions import HyperDriveConfigException, HyperDriveNotImplementedException
+from runyard.exceptions import TrainingException as TrainingException  # v1 import path
 from runyard.train.hyperdrive.runconfig import (
     HyperDriveConfig,
     PrimaryMetricGoal,
@@ -235,3 +237,9 @@ def _is_child_tag(name: str, prefix: str) -> bool:
 
 
 register_run_class(sweeps.RUN_TYPE, HyperDriveRun)
+
+
+# v1 import paths (azureml.train.hyperdrive.run.Experiment ...), loaded on first use: no cycle.
+__getattr__, __dir__ = lazy_exports(
+    __name__, {"Experiment": "runyard.core.experiment", "Workspace": "runyard.core.workspace"}
+)

@@ -17,8 +17,10 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from runyard._reexports import lazy_exports
 from runyard.core.script_run_config import ScriptRunConfig
 from runyard.exceptions import HyperDriveConfigException
+from runyard.exceptions import TrainingException as TrainingException  # v1 import path
 from runyard.train.hyperdrive.policy import (
     EarlyTerminationPolicy,
     NoTerminationPolicy,
@@ -541,3 +543,7 @@ class HyperDriveRunConfig(HyperDriveConfig):
             policy=policy,
             estimator=estimator,
         )
+
+
+# v1 import path azureml.train.hyperdrive.runconfig.Run, loaded on first use: no cycle.
+__getattr__, __dir__ = lazy_exports(__name__, {"Run": "runyard.core.run"})
