@@ -269,6 +269,24 @@ class InvalidEnvironmentDefinition(UserErrorException):
     """A bad Environment setting or file (the message names it)."""
 
 
+class PipConfigError(UserErrorException):
+    """The machine's pip configuration (pip.conf, PIP_* variables) cannot be used."""
+
+
+class PinNotInstallable(UserErrorException):
+    """Strict pins: an exact pin has no build for the interpreter; nothing was built."""
+
+    def __init__(self, pins: list[tuple[str, str]]) -> None:
+        self.pins = pins  # (the pin, the nearest installable version or None's text)
+        listed = "; ".join(f"{pin} (nearest installable: {nearest})" for pin, nearest in pins)
+        super().__init__(
+            f"Strict pins: {listed}. RUNYARD_STRICT_PINS=1 (in the agent's environment or the "
+            "Environment's environment_variables) refuses to substitute them. Pin the nearest "
+            "installable version instead, or unset RUNYARD_STRICT_PINS to build with the "
+            "substitution (a WARNING in the build log and the run's details)."
+        )
+
+
 class AzureMLCompatConflict(UserErrorException):
     """``runyard compat enable`` found a real azureml-core where it would install the hook."""
 

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runyard._envs.builder import MARKER
+from runyard._envs.resolution import RECORDS, record_key
 
 
 @dataclass(frozen=True, slots=True)
 class CachedEnv:
-    spec_hash: str
+    spec_hash: str  # the environment key: its folder's name
+    definition_hash: str  # EnvSpec.hash of the definition it was built for
     path: Path
     python_version: str
     requirements: tuple[str, ...]
@@ -37,6 +39,7 @@ def list_envs(envs_root: Path) -> list[CachedEnv]:
         found.append(
             CachedEnv(
                 spec_hash=entry.name,
+                definition_hash=data.get("definition_hash", entry.name),
                 path=entry,
                 python_version=data.get("python_version", ""),
                 requirements=tuple(data.get("spec", {}).get("requirements", ())),
@@ -58,24 +61,29 @@ def prune(
     """Removes cached environments; returns the removed hashes.
 
     Without ``older_than_seconds`` every environment not in ``keep_hashes`` goes; with it,
-    only those unused for that long. The caller passes the hashes of running jobs in
-    ``keep_hashes``. An environment being built (its lock held) is skipped, and leftovers
-    of killed builds are removed.
+    only those unused for that long. The caller passes the definition hashes
+    (``EnvSpec.hash``) of running jobs, or environment keys, in ``keep_hashes``. An
+    environment whose definition is being built (its lock held) is skipped, and leftovers
+    of killed builds and resolution records of removed environments go too.
     """
     removed: list[str] = []
     if not envs_root.is_dir():
         return removed
     now = time.time() if now is None else now
     for env in list_envs(envs_root):
-        if env.spec_hash in keep_hashes:
+        if env.spec_hash in keep_hashes or env.definition_hash in keep_hashes:
             continue
         if older_than_seconds is not None and now - env.last_used < older_than_seconds:
             continue
-        if _remove_unlocked(envs_root, env.spec_hash, env.path):
+        if _remove_unlocked(envs_root, env.definition_hash, env.path):
             removed.append(env.spec_hash)
     for stale in envs_root.glob(".*.tmp-*"):
         spec_hash = stale.name[1:].split(".tmp-", 1)[0]
         _remove_unlocked(envs_root, spec_hash, stale)
+    for record in (envs_root / RECORDS).glob("*.json"):
+        key = record_key(record)
+        if key is None or not (envs_root / key / MARKER).is_file():
+            record.unlink(missing_ok=True)
     return removed
 
 

@@ -21,9 +21,15 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from runyard._envs.conda_map import map_conda_packages
-from runyard.exceptions import EnvironmentSpecConflict, InvalidEnvironmentDefinition
+from runyard._envs.curated import curated_notices
+from runyard.exceptions import (
+    EnvironmentSpecConflict,
+    InvalidEnvironmentDefinition,
+    UserErrorException,
+)
 
 SPEC_FORMAT = 1
+STRICT_PINS_VARIABLE = "RUNYARD_STRICT_PINS"
 # azureml packages whose names Runyard itself provides (runyard.compat); installing the
 # real ones would pull the Azure SDK and shadow Runyard.
 PROVIDED_BY_RUNYARD = frozenset(
@@ -56,9 +62,13 @@ class EnvSpec:
     no_build_isolation: tuple[str, ...] = ()
     user_managed: bool = False
     interpreter_path: str | None = None
+    # The environment's own RUNYARD_STRICT_PINS (None: the agent's setting applies). Not in
+    # the hash: it never changes what is installed, only whether a substitution may be.
+    strict_pins: bool | None = None
 
     def canonical_json(self) -> str:
         data = asdict(self)
+        del data["strict_pins"]
         data["format"] = SPEC_FORMAT
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
@@ -120,7 +130,7 @@ def resolve_spec(definition: Mapping[str, Any]) -> ResolvedSpec:
             pip_lines.extend(str(p).strip() for p in dep.get("pip") or [])
         else:
             conda_specs.append(str(dep))
-    notes: list[str] = []
+    notes: list[str] = list(curated_notices(name))
     mapped, python_version = map_conda_packages(conda_specs)
     # conda's "pip" package is the installer itself; uv installs without it.
     mapped = [m for m in mapped if _name_of(m) != "pip"]
@@ -138,6 +148,12 @@ def resolve_spec(definition: Mapping[str, Any]) -> ResolvedSpec:
     for item in _options_in(options):
         if item not in ("--index-url", "--extra-index-url", "--find-links", "-f", "-i", "--pre"):
             notes.append(f"pip option {item} is passed to uv as is.")
+    variables = definition.get("environmentVariables") or {}
+    try:
+        where = f"env.environment_variables of environment {name!r}"
+        strict = parse_strict_pins(variables.get(STRICT_PINS_VARIABLE), where=where)
+    except UserErrorException as exc:
+        raise InvalidEnvironmentDefinition(str(exc)) from None
     return ResolvedSpec(
         EnvSpec(
             python_version=python_version,
@@ -150,6 +166,7 @@ def resolve_spec(definition: Mapping[str, Any]) -> ResolvedSpec:
                     {canonicalize_name(str(p)) for p in build.get("noBuildIsolationPackages") or []}
                 )
             ),
+            strict_pins=strict,
         ),
         tuple(notes),
     )
@@ -223,6 +240,22 @@ def _disjoint(a: SpecifierSet, b: SpecifierSet) -> bool:
             if low > high or (low == high and not (low_incl and high_incl)):
                 return True
     return False
+
+
+def parse_strict_pins(raw: str | None, *, where: str) -> bool | None:
+    """RUNYARD_STRICT_PINS as a bool (None when unset or empty)."""
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise UserErrorException(
+        f"{STRICT_PINS_VARIABLE}={raw!r} ({where}) is not a boolean. Set it to 1 to fail a "
+        "build whose exact pin has no build for the interpreter, or to 0 (or unset it) to "
+        "substitute the oldest later release with a WARNING."
+    )
 
 
 def docker_notice(definition: Mapping[str, Any], *, use_docker: bool = False) -> str | None:

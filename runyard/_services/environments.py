@@ -1,5 +1,6 @@
 """Environments for the SDK: registered ones (register, get, list through the workspace's
-store), curated framework environments, and the default Docker images."""
+store), curated framework environments, the default Docker images, and the build's WARNING
+lines for a run's details."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from runyard._envs import curated, gpu, registry
+from runyard.exceptions import ArtifactNotFound
+
+BUILD_WARNING_SOURCE = "EnvironmentBuild"
+_BUILD_LOG = "azureml-logs/20_image_build_log.txt"
+_WARNING = "WARNING: "
 
 # The SDK's image defaults (azureml.core.environment names them); core reaches _envs only here.
 DEFAULT_CPU_IMAGE = curated.DEFAULT_CPU_IMAGE
@@ -48,3 +54,21 @@ def framework_environment(
     return curated.framework_environment(
         framework, framework_version, use_gpu=use_gpu, gpu_present=bool(gpu_present)
     )
+
+
+def build_warnings(services: Services, run_id: str) -> list[dict[str, str]]:
+    """v1's details ``warnings`` entries for the WARNING lines of the run's build log
+    (a Python or a pin substituted, a curated environment served differently), in order."""
+    try:
+        text = services.artifacts.read_bytes(f"runs/{run_id}/{_BUILD_LOG}").decode(
+            "utf-8", "replace"
+        )
+    except (ArtifactNotFound, FileNotFoundError):
+        return []  # not prepared yet, or no environment to build
+    found: list[dict[str, str]] = []
+    for line in text.splitlines():
+        if line.startswith(_WARNING):
+            entry = {"source": BUILD_WARNING_SOURCE, "message": line[len(_WARNING) :]}
+            if entry not in found:  # a cluster run may prepare twice
+                found.append(entry)
+    return found

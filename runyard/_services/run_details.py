@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from runyard._entities import RunStatus
 from runyard._services.agent_client import revive_agent
+from runyard._services.environments import build_warnings
 from runyard._services.run_files import list_files, run_key
 from runyard._services.runs import _user
 
@@ -47,7 +48,7 @@ def get_details(services: Services, run_id: str, *, with_logs: bool = False) -> 
         "runDefinition": dict(info.definition),
         "logFiles": log_files,
         "submittedBy": info.runtime.submitted_by or _user(),
-        "warnings": [],
+        "warnings": build_warnings(services, run_id),
         "services": {},
     }
     if info.error and info.status in (RunStatus.FAILED, RunStatus.CANCELED):

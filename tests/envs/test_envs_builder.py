@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runyard._envs import BuildSettings, EnvSpec, ensure_env, list_envs, lookup, prune
+from runyard._envs import BuildSettings, EnvSpec, ensure_env, list_envs, prune
 from runyard.exceptions import (
     EnvironmentBuildFailed,
     EnvironmentBuildStopped,
@@ -18,12 +18,17 @@ SIX = EnvSpec(python_version=None, requirements=("six",))
 
 
 def leftovers(root: Path) -> list[str]:
-    return sorted(p.name for p in root.iterdir() if not p.name.endswith(".lock"))
+    """What a build left in the cache folder, but its locks and resolution records."""
+    return (
+        sorted(p.name for p in root.iterdir() if not p.name.endswith(".lock"))
+        if root.exists()
+        else []
+    )
 
 
 def test_build_then_cache_hit(build_settings: BuildSettings, log, new_log):
     built = ensure_env(SIX, build_settings, log)
-    assert not built.cached and built.path == build_settings.envs_root / SIX.hash
+    assert not built.cached and built.path == build_settings.envs_root / str(built.spec_hash)
     assert "Installed 1 package" in log.text()
     out = subprocess.run(
         [built.python, "-c", "import six, sys; print(six.__version__, sys.prefix)"],
@@ -36,8 +41,9 @@ def test_build_then_cache_hit(build_settings: BuildSettings, log, new_log):
     again = new_log()
     hit = ensure_env(SIX, build_settings, again)
     assert hit.cached and hit.python == built.python
-    assert again == [f"Environment {SIX.hash[:12]} found in the cache at {built.path}; reusing it."]
-    assert leftovers(build_settings.envs_root) == [SIX.hash]
+    key = str(built.spec_hash)
+    assert again == [f"Environment {key[:12]} found in the cache at {built.path}; reusing it."]
+    assert leftovers(build_settings.envs_root) == [".resolved", key]
 
 
 def test_two_processes_build_the_same_spec_once(
@@ -59,7 +65,7 @@ def test_two_processes_build_the_same_spec_once(
     assert "uv " not in waiters[0]
     assert "was built by another run; reusing it." in waiters[0]
     assert len(list_envs(home / "envs")) == 1
-    assert leftovers(home / "envs") == [list_envs(home / "envs")[0].spec_hash]
+    assert leftovers(home / "envs") == [".resolved", list_envs(home / "envs")[0].spec_hash]
 
 
 def test_failed_build_leaves_nothing_and_carries_uvs_message(build_settings: BuildSettings, log):
@@ -71,7 +77,7 @@ def test_failed_build_leaves_nothing_and_carries_uvs_message(build_settings: Bui
     assert "runyard-no-such-package-xyz was not found in the package registry" in text
     assert "Nothing was kept" in text
     assert leftovers(build_settings.envs_root) == []
-    assert lookup(build_settings.envs_root, spec.hash) is None
+    assert list_envs(build_settings.envs_root) == []
 
 
 def test_should_stop_kills_uv_and_keeps_nothing(build_settings: BuildSettings, log, tmp_path: Path):
@@ -92,7 +98,7 @@ def test_should_stop_kills_uv_and_keeps_nothing(build_settings: BuildSettings, l
     assert time.monotonic() - asked < 30  # stopped, not waited out
     assert "was stopped while" in str(info.value) and "Nothing was kept" in str(info.value)
     assert leftovers(build_settings.envs_root) == []
-    assert lookup(build_settings.envs_root, spec.hash) is None
+    assert list_envs(build_settings.envs_root) == []
 
 
 def test_missing_python_falls_back_to_host_with_a_warning(build_settings: BuildSettings, log):
@@ -122,10 +128,14 @@ def test_user_managed_with_a_missing_interpreter_names_it(build_settings: BuildS
 
 def test_list_and_prune(build_settings: BuildSettings, log):
     root = build_settings.envs_root
-    ensure_env(SIX, build_settings, log)
+    built = ensure_env(SIX, build_settings, log)
     (listed,) = list_envs(root)
-    assert listed.spec_hash == SIX.hash and listed.requirements == ("six",)
-    assert prune(root, keep_hashes={SIX.hash}) == []
+    assert (listed.spec_hash, listed.definition_hash) == (built.spec_hash, SIX.hash)
+    assert listed.requirements == ("six",)
+    assert prune(root, keep_hashes={SIX.hash}) == []  # kept by its definition's hash
+    assert prune(root, keep_hashes={str(built.spec_hash)}) == []  # or by its key
     assert prune(root, older_than_seconds=3600) == []
-    assert prune(root, older_than_seconds=3600, now=time.time() + 7200) == [SIX.hash]
-    assert list_envs(root) == [] and leftovers(root) == []
+    assert prune(root, older_than_seconds=3600, now=time.time() + 7200) == [built.spec_hash]
+    # The resolution record pointing at it went too.
+    assert list_envs(root) == [] and leftovers(root) == [".resolved"]
+    assert list((root / ".resolved").iterdir()) == []
