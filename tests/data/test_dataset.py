@@ -231,13 +231,14 @@ def test_tabular_set_column_types_errors_name_the_column(tmp_path):
         bad.to_pandas_dataframe()
 
 
-def test_mnist_file_dataset_lists_the_npz_files():
+def test_mnist_file_dataset_lists_the_npz_files(runyard_home):
+    # v1's four gz files sit beside them (tests/opendatasets/test_mnist.py).
     dataset = MNIST.get_file_dataset()
-    assert dataset.to_path() == [
+    assert dataset.to_path()[:2] == [
         "/pfnet/chainer/mnist/test.npz",
         "/pfnet/chainer/mnist/train.npz",
     ]
-    assert os.fspath(MNIST.get_local_path()) in dataset._definition()["paths"][0]["url"]
+    assert os.fspath(runyard_home) in dataset._definition()["paths"][0]["url"]
 
 
 def test_upload_directory_returns_a_file_dataset(ws, tmp_path):
