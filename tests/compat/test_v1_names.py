@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import zipfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -124,3 +125,64 @@ def test_no_left_out_entry_resolves_already(unresolved):
         f"these entries of v1_names_left_out.txt resolve now; remove them from the file: "
         f"{resolving}"
     )
+
+
+def _tool():
+    import importlib.util
+
+    path = HERE.parents[1] / "tools/make_v1_names.py"
+    spec = importlib.util.spec_from_file_location("make_v1_names", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_tool_reads_public_names_as_its_header_says(tmp_path):
+    wheel = tmp_path / "azureml_fake-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("azureml/__init__.py", "__path__ = __import__('pkgutil').extend_path()")
+        archive.writestr(
+            "azureml/core/__init__.py", "from .run import *\n__all__ = ['Run', '_Hidden']\n"
+        )
+        archive.writestr(
+            "azureml/core/run.py",
+            "import os\nfrom typing import List\n"
+            "from azureml._base import helper\n"
+            "from azureml.core.conda_dependencies import CondaDependencies\n"
+            "from .environment import Environment as Env\n"
+            "LIMIT = 3\n_private = 1\nclass Run: ...\ndef get_run(): ...\n"
+            "try:\n    from azureml.data import FileDataset\nexcept ImportError:\n    pass\n"
+            "if TYPE_CHECKING:\n    from azureml.core.model import Model\n",
+        )
+        archive.writestr("azureml/core/_internal.py", "class Secret: ...\n")
+    sources = _tool().wheel_modules(wheel)
+    assert sorted(sources) == [
+        "azureml",
+        "azureml.core",
+        "azureml.core._internal",
+        "azureml.core.run",
+    ]
+    names = _tool().public_names("azureml.core.run", sources, {"azureml", "azureml.core"})
+    assert names == ["CondaDependencies", "Env", "FileDataset", "LIMIT", "Run", "get_run"]
+    assert _tool().public_names("azureml.core", sources, {"azureml", "azureml.core"}) == ["Run"]
+
+
+def test_the_tool_finds_azureml_imports_in_notebook_cells():
+    code = (
+        "import os, azureml.core\n"
+        "from azureml.core import (Workspace,\n    Experiment as Exp)\n"
+        "from azureml.train.hyperdrive import *\n"
+        "def f():\n    from azureml.widgets import RunDetails\n"
+    )
+    assert _tool().azureml_imports(code) == {
+        "azureml.core",
+        "azureml.core:Workspace",
+        "azureml.core:Experiment",
+        "azureml.widgets:RunDetails",
+    }
+    # a cell that is not Python (IPython syntax ast cannot read) is read line by line
+    assert _tool().azureml_imports("x = !ls\nfrom azureml.core import Run as R, Model\n") == {
+        "azureml.core:Run",
+        "azureml.core:Model",
+    }
