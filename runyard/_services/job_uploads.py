@@ -170,6 +170,8 @@ def finish_outputs(
                 "(as_mount() outputs keep what the job wrote)."
             )
         for plan in plans:
+            if not plan.files and not completed:
+                continue  # a run that failed before writing anything: nothing to say
             datastores.upload_files(plan.store, plan.files, overwrite=True, show_progress=False)
             lines.append(
                 f"Runyard: output {plan.name!r}: {len(plan.files)} file(s) uploaded to "
@@ -177,7 +179,7 @@ def finish_outputs(
             )
         for plan in plans if completed else []:
             lines.extend(_register(services, plan))
-    except RunyardError as exc:
+    except (RunyardError, OSError) as exc:  # OSError: the datastore's disk is full ...
         message = f"Output datasets: {exc}"
         lines.append(f"Runyard: {message}")
         if completed:

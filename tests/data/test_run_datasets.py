@@ -118,6 +118,24 @@ def test_registered_direct_input_keeps_its_identity_and_id(ws, services, source,
     assert "TYPE TabularDataset rows 1" in log and f"ID {table.id}" in log
 
 
+FILES_DIRECT = """
+from azureml.core import Run
+files = Run.get_context().input_datasets['files']
+print('FILES', type(files).__name__, files.to_path())
+print('GOT', sorted(open(p).read() for p in files.download()))
+"""
+
+
+def test_file_dataset_direct_input_is_a_file_dataset_in_the_job(
+    ws, services, source, store, driver_log
+):
+    files = Dataset.File.from_files((store, "files"))
+    run, details = _submit(ws, source, FILES_DIRECT, [files.as_named_input("files")])
+    log = driver_log(services, run.id)
+    assert details["status"] == "Completed", log
+    assert "FILES FileDataset ['/a.txt', '/sub/b.txt']" in log and "GOT ['a', 'b']" in log
+
+
 # As in a uv-built environment, which has pandas (the user's) but not fsspec.
 NO_FSSPEC = """
 import sys
