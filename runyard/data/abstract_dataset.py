@@ -1,4 +1,4 @@
-"""What FileDataset and TabularDataset share: identity, paths, registration."""
+"""What FileDataset and TabularDataset share: identity, paths, record transforms, registration."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from runyard._services import datasets
+from runyard.data import _transforms
 from runyard.data.datapath import DataPath
 from runyard.data.dataset_consumption_config import DatasetConsumptionConfig
 from runyard.exceptions import UserErrorException
@@ -122,6 +123,50 @@ class AbstractDataset:
             name: The input's name in the job (``run.input_datasets[name]``).
         """
         return DatasetConsumptionConfig(name, self)
+
+    # ---- record transforms (lazy: new, unregistered datasets) -------------------------
+    # The records are a FileDataset's files (in path order) or a TabularDataset's rows.
+    def skip(self: D, count: int) -> D:
+        """The records after the first ``count``.
+
+        Raises:
+            UserErrorException: count is not a whole number >= 0.
+        """
+        return self._with_transform(_transforms.count_transform("skip", count))
+
+    def take(self: D, count: int) -> D:
+        """The first ``count`` records.
+
+        Raises:
+            UserErrorException: count is not a whole number >= 0.
+        """
+        return self._with_transform(_transforms.count_transform("take", count))
+
+    def take_sample(self: D, probability: float, seed: int | None = None) -> D:
+        """A random sample: each record is kept with ``probability``.
+
+        Args:
+            probability: From 0.0 to 1.0.
+            seed: The random generator's seed (None: one is drawn now and kept, so the
+                sample is the same wherever it is read, in a job too).
+
+        Raises:
+            UserErrorException: probability outside 0.0-1.0, or a seed that is not an int.
+        """
+        return self._with_transform(_transforms.sample_transform(probability, seed))
+
+    def random_split(self: D, percentage: float, seed: int | None = None) -> tuple[D, D]:
+        """Two datasets: about ``percentage`` of the records, and all the others.
+
+        Args:
+            percentage: From 0.0 to 1.0.
+            seed: As for take_sample; both parts use it, so every record is in exactly one.
+
+        Raises:
+            UserErrorException: percentage outside 0.0-1.0, or a seed that is not an int.
+        """
+        first, second = _transforms.split_transforms(percentage, seed)
+        return self._with_transform(first), self._with_transform(second)
 
     def register(
         self,

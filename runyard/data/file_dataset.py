@@ -8,7 +8,6 @@ from pathlib import Path
 from types import TracebackType
 
 from runyard._services import datasets
-from runyard.data import _transforms
 from runyard.data.abstract_dataset import AbstractDataset
 from runyard.data.dataset_consumption_config import DatasetConsumptionConfig, auto_input_name
 from runyard.exceptions import DatasetPathNotFound, UserErrorException
@@ -89,51 +88,6 @@ class FileDataset(AbstractDataset):
             A DatasetConsumptionConfig named as for :meth:`as_mount`.
         """
         return self.as_named_input(auto_input_name(self)).as_download(path_on_compute)
-
-    # ---- transforms (lazy: new, unregistered datasets) ---------------------------------
-    def skip(self, count: int) -> FileDataset:
-        """The files after the first ``count`` (in path order).
-
-        Raises:
-            UserErrorException: count is not a whole number >= 0.
-        """
-        return self._with_transform(_transforms.count_transform("skip", count))
-
-    def take(self, count: int) -> FileDataset:
-        """The first ``count`` files (in path order).
-
-        Raises:
-            UserErrorException: count is not a whole number >= 0.
-        """
-        return self._with_transform(_transforms.count_transform("take", count))
-
-    def take_sample(self, probability: float, seed: int | None = None) -> FileDataset:
-        """A random sample: each file is kept with ``probability``.
-
-        Args:
-            probability: From 0.0 to 1.0.
-            seed: The random generator's seed (None: one is drawn now and kept, so the
-                sample is the same wherever it is read).
-
-        Raises:
-            UserErrorException: probability outside 0.0-1.0, or a seed that is not an int.
-        """
-        return self._with_transform(_transforms.sample_transform(probability, seed))
-
-    def random_split(
-        self, percentage: float, seed: int | None = None
-    ) -> tuple[FileDataset, FileDataset]:
-        """Two datasets: about ``percentage`` of the files, and all the others.
-
-        Args:
-            percentage: From 0.0 to 1.0.
-            seed: As for take_sample; both parts use it, so they never share a file.
-
-        Raises:
-            UserErrorException: percentage outside 0.0-1.0, or a seed that is not an int.
-        """
-        first, second = _transforms.split_transforms(percentage, seed)
-        return self._with_transform(first), self._with_transform(second)
 
 
 class MountContext:

@@ -36,51 +36,7 @@ class TabularDataset(AbstractDataset):
         """The underlying files' paths relative to the dataset's root."""
         return ["/" + f.relative for f in self._files()]
 
-    # ---- transforms (lazy: new, unregistered datasets) ---------------------------------
-    def skip(self, count: int) -> TabularDataset:
-        """The records after the first ``count``.
-
-        Raises:
-            UserErrorException: count is not a whole number >= 0.
-        """
-        return self._with_transform(_transforms.count_transform("skip", count))
-
-    def take(self, count: int) -> TabularDataset:
-        """The first ``count`` records.
-
-        Raises:
-            UserErrorException: count is not a whole number >= 0.
-        """
-        return self._with_transform(_transforms.count_transform("take", count))
-
-    def take_sample(self, probability: float, seed: int | None = None) -> TabularDataset:
-        """A random sample: each record is kept with ``probability``.
-
-        Args:
-            probability: From 0.0 to 1.0.
-            seed: The random generator's seed (None: one is drawn now and kept, so the
-                sample is the same wherever it is read, in a job too).
-
-        Raises:
-            UserErrorException: probability outside 0.0-1.0, or a seed that is not an int.
-        """
-        return self._with_transform(_transforms.sample_transform(probability, seed))
-
-    def random_split(
-        self, percentage: float, seed: int | None = None
-    ) -> tuple[TabularDataset, TabularDataset]:
-        """Two datasets: about ``percentage`` of the records, and all the others.
-
-        Args:
-            percentage: From 0.0 to 1.0.
-            seed: As for take_sample; both parts use it, so every record is in exactly one.
-
-        Raises:
-            UserErrorException: percentage outside 0.0-1.0, or a seed that is not an int.
-        """
-        first, second = _transforms.split_transforms(percentage, seed)
-        return self._with_transform(first), self._with_transform(second)
-
+    # ---- column transforms and conversions (lazy: new, unregistered datasets) --------
     def keep_columns(self, columns: str | list[str], validate: bool = False) -> TabularDataset:
         """Only these columns, in the dataset's order.
 
