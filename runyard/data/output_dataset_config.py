@@ -16,15 +16,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from runyard._services.datastores import DEFAULT_OUTPUT_PATH, clean_relative
 from runyard.data import _transforms
+from runyard.data._output_paths import checked_source, destination_entry
 from runyard.data.dataset_consumption_config import check_io_name
 from runyard.data.dataset_factory import _column_type, _header_mode
 from runyard.exceptions import UserErrorException
 
 UPLOAD_MODE, MOUNT_MODE = "upload", "mount"
 OUTPUT_TOKEN = "DatasetOutputConfig:{}"  # v1's _DATASET_OUTPUT_ARGUMENT_TEMPLATE
-_PLACEHOLDERS = ("{run-id}", "{output-name}")
 
 
 class UploadOptions:
@@ -141,9 +140,9 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
         partition_format: str | None = None,
     ) -> None:
         super().__init__(MOUNT_MODE, name)
-        self._destination = _destination_entry(destination)
+        self._destination = destination_entry(destination)
         self.destination = destination
-        self.source = _checked_source(source)
+        self.source = checked_source(source)
         self.partition_format = partition_format
         self._upload_options: UploadOptions | None = None
         self._mount_options: MountOptions | None = None
@@ -348,70 +347,3 @@ class OutputTabularDatasetConfig(OutputDatasetConfig):
 
     def __repr__(self) -> str:
         return f"OutputTabularDatasetConfig(name={self.name!r}, mode={self.mode!r})"
-
-
-def _destination_entry(destination: Any) -> dict[str, Any]:
-    """(datastore or its name, path template) as {"datastore": name | None, "path": ...}."""
-    if destination is None:
-        return {"datastore": None, "path": DEFAULT_OUTPUT_PATH}
-    if not isinstance(destination, tuple | list) or len(destination) != 2:
-        raise UserErrorException(
-            f"destination={destination!r}: pass a (datastore, path) tuple, e.g. "
-            "(ws.get_default_datastore(), 'prepared/{run-id}'), or None for the default "
-            f"({DEFAULT_OUTPUT_PATH!r} on the default datastore)."
-        )
-    store, path = destination
-    store_name = store if isinstance(store, str) else getattr(store, "name", None)
-    if not isinstance(store_name, str) or not store_name:
-        raise UserErrorException(
-            f"destination datastore {store!r} is neither a Datastore nor a datastore's name; "
-            "pass ws.get_default_datastore() or Datastore.get(ws, 'name')."
-        )
-    if path is None:
-        path = DEFAULT_OUTPUT_PATH
-    if not isinstance(path, str):
-        raise UserErrorException(
-            f"destination path {path!r} is not a str; pass a folder on the datastore such "
-            "as 'prepared/{run-id}'."
-        )
-    for part in _braced(path):
-        if part not in _PLACEHOLDERS:
-            raise UserErrorException(
-                f"destination path {path!r} has the placeholder {part}, which is not one of "
-                f"{list(_PLACEHOLDERS)} (v1's). Remove it or use one of those."
-            )
-    clean_relative(path, what="destination path")
-    return {"datastore": store_name, "path": path}
-
-
-def _braced(path: str) -> list[str]:
-    found, start = [], path.find("{")
-    while start != -1:
-        end = path.find("}", start)
-        found.append(path[start : end + 1] if end != -1 else path[start:])
-        start = path.find("{", end if end != -1 else len(path))
-    return found
-
-
-def _checked_source(source: Any) -> str | None:
-    if source is None:
-        return None
-    if not isinstance(source, str) or not source.strip():
-        raise UserErrorException(
-            f"source={source!r}: pass a folder relative to the job's working directory, "
-            "e.g. 'prepared', or None for one Runyard makes."
-        )
-    if source.startswith(("/", "\\")) or (len(source) > 1 and source[1] == ":"):
-        raise UserErrorException(
-            f"source={source!r} is an absolute path. Runyard keeps a run's output folders "
-            "inside its working directory, so concurrent runs never share one: pass a "
-            f"relative path such as {source.strip('/').rpartition('/')[2] or 'prepared'!r}, "
-            "or None."
-        )
-    try:
-        return clean_relative(source, what="source") or None
-    except UserErrorException:
-        raise UserErrorException(
-            f"source={source!r} leaves the job's working directory; pass a folder inside "
-            "it, e.g. 'prepared'."
-        ) from None
