@@ -47,7 +47,7 @@ class Substitution:
     def warning(self, python_version: str) -> str:
         head = (
             f"WARNING: {self.requirement} has no build for Python {python_version} (its "
-            f"wheels stop at Python {self.built_for})"
+            f"newest wheels are for Python {self.built_for})"
         )
         if self.chosen is None:
             return (
@@ -167,7 +167,7 @@ def check_pins(
             break  # another failure (a conflict, a missing release): the install reports it
         for pin in rotten:
             del pending[pin.name]
-            built_for = _older_python_with_wheels(pin, options, head, compile_)
+            built_for = _older_python_with_wheels(pin, python, options, head, compile_)
             if built_for is not None:
                 substitutions.append(_substitute(pin, built_for, python, options, head, compile_))
         if name not in [p.name for p in rotten]:
@@ -176,11 +176,22 @@ def check_pins(
 
 
 def _older_python_with_wheels(
-    pin: _Pin, options: Sequence[str], head: str, compile_: UvCompile
+    pin: _Pin, python: str, options: Sequence[str], head: str, compile_: UvCompile
 ) -> str | None:
     for version in OLDER_PYTHONS:
+        # The build's interpreter with another version for tags and markers: without
+        # --python, uv would look for a Python of that version (seconds).
         code, _ = compile_(
-            ["--no-deps", "--python-version", version, "--only-binary", pin.name, *options],
+            [
+                "--no-deps",
+                "--python",
+                python,
+                "--python-version",
+                version,
+                "--only-binary",
+                pin.name,
+                *options,
+            ],
             f"{head}\n{pin.line}\n",
         )
         if code == 0:
