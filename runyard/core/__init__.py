@@ -33,6 +33,8 @@ _EXPORTS = {
     "ComputeTarget": "runyard.core.compute",
     "Keyvault": "runyard.core.keyvault",
     "RunConfiguration": "runyard.core.runconfig",
+    "ScriptRun": "runyard.core.script_run",
+    "get_run": "runyard.core.run",
 }
 
 __all__ = [

@@ -11,12 +11,16 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from runyard._entities import RunError, RunInfo, RunStatus
+from runyard._reexports import lazy_exports
 from runyard.core._run_files import _RunFiles, _tracked_folders
 from runyard.core._run_metrics import _RunMetrics
 from runyard.core._run_secrets import _RunSecrets
 from runyard.exceptions import (
     ActivityFailedException,
+    ExperimentExecutionException,
     InvalidStatusTransition,
+    RunEnvironmentException,
+    SnapshotException,
     UserErrorException,
 )
 
@@ -29,6 +33,11 @@ if TYPE_CHECKING:
 # every job's start. The services (and the SDK modules that only some methods need) are
 # imported inside the methods that use them ("late: job side"); tests/core/test_imports.py
 # holds a job's start to what logging needs.
+
+# v1's module constants (azureml._restclient.constants.RunStatus's lists).
+RUNNING_STATES = ["NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running",
+                  "Unapproved", "NotResponding", "Pausing", "Paused"]  # fmt: skip
+POST_PROCESSING_STATES = ["CancelRequested", "Finalizing"]
 
 # v1 internals callers may pass; accepted and ignored.
 _IGNORED_KWARGS = frozenset(
@@ -505,3 +514,42 @@ def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise UserErrorException(f"Expected a str, got {type(value).__name__} ({value!r:.80}).")
     return value
+
+
+def get_run(
+    experiment: Experiment, run_id: str, rehydrate: bool = True, clean_up: bool = True
+) -> Run:
+    """v1's ``azureml.core.run.get_run``: the run of ``experiment`` with this id, of its run
+    type's class (a sweep gives a HyperDriveRun).
+
+    Raises:
+        RunNotFound: No such run.
+    """
+    # late: job side (see the note at the top of this module)
+    from runyard._services import runs
+
+    info = runs.get_run(experiment.workspace._services, run_id)
+    return _run_class(info)(experiment, info.run_id, _run_info=info)
+
+
+# Names v1's azureml.core.run module offers; loaded on first access (job side stays light).
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "AbstractDataset": "runyard.data.abstract_dataset",
+        "DataPath": "runyard.data.datapath",
+        "Datastore": "runyard.core.datastore",
+        "Environment": "runyard.core.environment",
+        "Keyvault": "runyard.core.keyvault",
+        "_OfflineRun": "runyard.core.run_context",
+    },
+)
+__all__ = [
+    "POST_PROCESSING_STATES",
+    "RUNNING_STATES",
+    "ExperimentExecutionException",
+    "Run",
+    "RunEnvironmentException",
+    "SnapshotException",
+    "get_run",
+]
