@@ -21,7 +21,10 @@ STARTING_SECONDS = 5.0
 SWEEP_STARTING_SECONDS = 20.0
 MAXIMUM_SECONDS = 60.0
 _BACK_OFF_SECONDS = 3600.0
+# v1 gives up after three failures in a row; here they must also span a while, so that a
+# short outage (a busy store, a run's files being moved) never ends a fast refresh.
 _FAILURES_BEFORE_GIVING_UP = 3
+_FAILING_SECONDS_BEFORE_GIVING_UP = 30.0
 
 
 def override_seconds() -> float | None:
@@ -59,7 +62,8 @@ def interval(elapsed: float, *, sweep: bool, override: float | None) -> float:
 
 class Refresher(threading.Thread):
     """Calls ``update()`` on the schedule until it returns True (the run ended, or the
-    widget was closed), ``stop()`` is called, or it failed three times in a row."""
+    widget was closed), ``stop()`` is called, or it kept failing (three times in a row,
+    over 30 s at least)."""
 
     def __init__(
         self,
@@ -81,7 +85,7 @@ class Refresher(threading.Thread):
 
     def run(self) -> None:
         shown = time.monotonic()
-        failures = 0
+        failures, failing_since = 0, 0.0
         while not self._stopped.wait(
             interval(time.monotonic() - shown, sweep=self._sweep, override=self._override)
         ):
@@ -90,10 +94,14 @@ class Refresher(threading.Thread):
                     return
                 failures = 0
             # Any error ends up here on purpose: this thread has no caller to raise to, so
-            # the widget shows it (v1 does the same) and tries again, up to three times.
+            # the widget shows it (v1 does the same) and tries again.
             except Exception as exc:
-                failures += 1
-                giving_up = failures >= _FAILURES_BEFORE_GIVING_UP
+                now = time.monotonic()
+                failures, failing_since = failures + 1, failing_since if failures else now
+                giving_up = (
+                    failures >= _FAILURES_BEFORE_GIVING_UP
+                    and now - failing_since >= _FAILING_SECONDS_BEFORE_GIVING_UP
+                )
                 logger.warning("RunDetails refresh failed (%d): %s", failures, exc, exc_info=True)
                 self._on_error(exc, giving_up)
                 if giving_up:

@@ -20,8 +20,10 @@ _STATUS_COLORS = {"Completed": "#2ca02c", "Failed": "#d62728", "Canceled": "#7f7
                   "CancelRequested": "#7f7f7f", "Running": "#1f77b4"}  # fmt: skip
 _SWEEP_CONFIG_TAGS = ("generator_config", "primary_metric_config", "policy_config",
                       "max_total_jobs", "max_concurrent_jobs", "max_duration_minutes")  # fmt: skip
+_LOG_LINES = 30  # shown unfolded
+_PRE = 'style="margin: 2px 0; white-space: pre-wrap; font-size: 11px; line-height: 1.3"'
 _HEADING = 'style="font-weight: bold; margin: 10px 0 2px 0"'
-_TABLE = 'style="border-collapse: collapse; font-size: 12px; margin: 4px 0"'
+_TABLE = 'style="border-collapse: collapse; font-size: 12px; line-height: 1.4; margin: 4px 0"'
 _CELL = 'style="border-bottom: 1px solid rgba(127,127,127,0.3); padding: 2px 8px; text-align: left"'
 
 
@@ -284,14 +286,26 @@ def sweep_charts(data: Mapping[str, Any]) -> str:
 
 # ---- logs ----------------------------------------------------------------------------------
 def log_view(name: str | None, text: str) -> str:
-    """The log's end in a scrolling box that starts at its last line."""
+    """The log's last lines, and the lines before them (of the tail read) folded away.
+
+    No scrolling box: a front end may lay one out with its scroll position at the top
+    (JupyterLab does, even with ``flex-direction: column-reverse``), hiding the lines that
+    matter, and the widget has no script to scroll it.
+    """
     title = escape(name or "no log yet")
+    lines = text.split("\n")
+    earlier, recent = lines[:-_LOG_LINES], lines[-_LOG_LINES:]
+    folded = ""
+    if earlier:
+        folded = (
+            f'<details><summary style="font-size: 11px; cursor: pointer">{len(earlier)} '
+            f"earlier lines</summary><pre {_PRE}>{escape(chr(10).join(earlier))}</pre></details>"
+        )
     return (
-        f'<div class="runyard-log" data-log="{escape(name or "")}"><div style="font-size: '
-        f'11px; opacity: 0.8">{title}</div><div style="max-height: 320px; overflow: auto; '
-        "display: flex; flex-direction: column-reverse; border: 1px solid "
-        'rgba(127,127,127,0.3)"><pre style="margin: 4px; white-space: pre-wrap; font-size: '
-        f'11px">{escape(text)}</pre></div></div>'
+        f'<div class="runyard-log" data-log="{escape(name or "")}" style="line-height: 1.3">'
+        f'<div style="font-size: 11px; opacity: 0.8">{title}</div><div style="border: 1px '
+        f'solid rgba(127,127,127,0.3); padding: 0 4px">{folded}<pre {_PRE}>'
+        f"{escape(chr(10).join(recent))}</pre></div></div>"
     )
 
 

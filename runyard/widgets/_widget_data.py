@@ -239,11 +239,14 @@ class WidgetData:
 
     def _tail(self, name: str, location: str) -> str:
         path = Path(location)
-        if path.is_absolute() and path.is_file():
-            with open(path, "rb") as f:
-                size = f.seek(0, os.SEEK_END)
-                f.seek(max(0, size - LOG_TAIL_BYTES))
-                data = f.read()
+        if path.is_absolute():
+            try:
+                with open(path, "rb") as f:
+                    size = f.seek(0, os.SEEK_END)
+                    f.seek(max(0, size - LOG_TAIL_BYTES))
+                    data = f.read()
+            except FileNotFoundError:  # listed a moment ago; gone now (the run's files moved)
+                return ""
         else:  # a remote artifact store: the file as the store gives it
             data = run_files.read_file(self.services, self.run.id, name)[-LOG_TAIL_BYTES:]
         text = data.decode("utf-8", errors="replace")

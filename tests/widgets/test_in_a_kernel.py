@@ -88,13 +88,22 @@ def _run_notebook(cells: list[str], cwd: Path):
         notebook, kernel_name="python3", timeout=180, resources={"metadata": {"path": str(cwd)}}
     )
     client.execute()
-    [printed] = notebook.cells[0].outputs
-    assert printed["text"].strip() == sys.executable  # the kernel is this venv's Python
+    assert _stdout(notebook.cells[0]).strip() == sys.executable  # this venv's Python
     return notebook
 
 
 def _stdout(cell) -> str:
     return "".join(o["text"] for o in cell.outputs if o.get("name") == "stdout")
+
+
+def _streams(notebook) -> str:
+    """Everything the cells printed (stderr too: the refresher logs its failures)."""
+    return "\n".join(
+        f"[{i} {o['name']}] {o['text']}"
+        for i, cell in enumerate(notebook.cells)
+        for o in cell.outputs
+        if o["output_type"] == "stream"
+    )
 
 
 def _widget_states(notebook) -> dict[str, dict]:
@@ -147,7 +156,7 @@ def test_a_user_run_is_drawn_and_refreshed_until_it_ends(kernel_env, ws, source,
             """),
             f"open({str(release)!r}, 'w').close()\n"
             "assert details._wait(120), 'the widget is still refreshing'\n"
-            "print(details.get_widget_data()['status'])",
+            "print(details.get_widget_data()['status'], repr(view.error.value))",
             # A kernel without ipywidgets: the text summary and the install hint.
             "sys.modules['ipywidgets'] = None\nRunDetails(run).show()",
         ],
@@ -159,7 +168,7 @@ def test_a_user_run_is_drawn_and_refreshed_until_it_ends(kernel_env, ws, source,
     assert shown["text/plain"].startswith(f"Run {run.id}: Running")  # no-widget fallback
     assert 'data-status="Running"' in shown["text/html"]
     assert 'data-status="Running"' in _stdout(cells[3])  # drawn while the run went on
-    assert _stdout(cells[4]).strip() == "Completed"
+    assert _stdout(cells[4]).strip() == "Completed ''", _streams(notebook)
 
     values = _html_values(notebook)
     header = _section(values, "runyard-run-properties")
@@ -209,13 +218,14 @@ def test_a_sweep_shows_its_children_hyperparameters_and_primary_metric(kernel_en
             "details.show()",
             "assert details._wait(150), 'the widget is still refreshing'\n"
             "data = details.get_widget_data()\n"
-            "print(data['status'], sorted(c['param_--lr'] for c in data['child_runs']))",
+            "print(data['status'], sorted(c['param_--lr'] for c in data['child_runs']))\n"
+            "print(repr(details._view.error.value))",
         ],
         kernel_env,
     )
     cells = notebook.cells
     assert _stdout(cells[2]).strip() == "_HyperDriveRunDetails"
-    assert _stdout(cells[3]).strip() == "Completed [0.1, 0.5]"
+    assert _stdout(cells[3]).splitlines() == ["Completed [0.1, 0.5]", "''"], _streams(notebook)
 
     values = _html_values(notebook)
     header = _section(values, "runyard-run-properties")
