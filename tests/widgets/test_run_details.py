@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import base64
+import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+import zlib
 
 import pytest
 
@@ -198,3 +201,35 @@ def test_parallel_coordinates_draw_one_line_per_child_with_a_metric():
     )  # fmt: skip
     lines = ET.fromstring(html).findall(".//{http://www.w3.org/2000/svg}polyline")
     assert sorted(line.get("data-series") for line in lines) == ["Run 1", "Run 2"]
+
+
+def _png() -> bytes:
+    """A valid 1x1 red PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0\xff\0\0"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_a_logged_image_is_shown_inline(ws, tmp_path):
+    from runyard.core import Experiment
+    from runyard.widgets import RunDetails, _views
+
+    png = tmp_path / "confusion.png"
+    png.write_bytes(_png())
+    run = Experiment(ws, "widgets").start_logging(snapshot_directory=None)
+    run.log_image("confusion", path=str(png))
+    data = RunDetails(run).get_widget_data()
+    [row] = data["run_metrics"]
+    assert row["series"][0]["data"][0].startswith("aml://artifactId/")  # v1's location
+    assert row["image"] == "data:image/png;base64," + base64.b64encode(_png()).decode()
+    assert f'<img src="{row["image"]}"' in _views.metrics_section(data["run_metrics"])
