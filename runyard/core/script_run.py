@@ -7,9 +7,15 @@ v1 code importing it (``from azureml.core import ScriptRun``, isinstance checks 
 
 from __future__ import annotations
 
-from runyard.core.run import Run
+import logging
 
-__all__ = ["ScriptRun"]
+from runyard.core.run import Run
+from runyard.core.runconfig import RunConfiguration
+from runyard.exceptions import AzureMLException, UserErrorException
+
+module_logger = logging.getLogger(__name__)
+
+__all__ = ["AzureMLException", "RunConfiguration", "ScriptRun", "UserErrorException"]
 
 
 class ScriptRun(Run):
