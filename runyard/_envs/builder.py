@@ -3,7 +3,7 @@
 - The key covers the definition (``spec.hash``), the machine's pip configuration (options
   and the contents of its constraint files and find-links folders), the interpreter, and
   the substitutions of rotten pins (``resolution``).
-- Cache hit: ``.resolved/<base key>.json`` and ``<key>/runyard-env.json`` exist. The
+- Cache hit: ``<base key>.resolution.json`` and ``<key>/runyard-env.json`` exist. The
   marker is written last inside the temporary build folder, which is then renamed into
   place, so the hit path is two small reads: no lock, no subprocess.
 - Miss: take ``fcntl.flock`` on ``<spec hash>.lock``; a process that waited finds the

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runyard._envs.builder import MARKER
-from runyard._envs.resolution import RECORDS, record_key
+from runyard._envs.resolution import RECORD_SUFFIX, record_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +80,13 @@ def prune(
     for stale in envs_root.glob(".*.tmp-*"):
         spec_hash = stale.name[1:].split(".tmp-", 1)[0]
         _remove_unlocked(envs_root, spec_hash, stale)
-    for record in (envs_root / RECORDS).glob("*.json"):
+    for record in envs_root.glob(f"*{RECORD_SUFFIX}"):
         key = record_key(record)
         if key is None or not (envs_root / key / MARKER).is_file():
             record.unlink(missing_ok=True)
+    for torn in envs_root.glob(".*.resolution-*"):  # a record write that was killed
+        if now - torn.stat().st_mtime > 3600:
+            torn.unlink(missing_ok=True)
     return removed
 
 

@@ -5,9 +5,10 @@ be missing (the host Python is used), and its exact pins may have no build for t
 interpreter (``pins``). Both substitutions are part of the environment's cache key, and
 both are WARNING lines in the build log, on a cache hit too (the run's details list them).
 
-``<envs_root>/.resolved/<base key>.json`` remembers a definition's resolution under the
+``<envs_root>/<base key>.resolution.json`` remembers a definition's resolution under the
 machine's pip configuration, so a cache hit needs no uv call: base key -> resolution ->
-environment key -> ``<envs_root>/<environment key>``.
+environment key -> ``<envs_root>/<environment key>``. Records are files beside the
+environments' folders and locks, so the cache holds one folder per environment.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from runyard._envs.uv_run import compile_runner
 from runyard.exceptions import PinNotInstallable
 
 LogFn = Callable[[str], None]
-RECORDS = ".resolved"
+RECORD_SUFFIX = ".resolution.json"
 _FORMAT = 1
 
 
@@ -99,9 +100,13 @@ def base_key(spec: EnvSpec, settings: BuildSettings) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+def record_path(envs_root: Path, base: str) -> Path:
+    return envs_root / f"{base}{RECORD_SUFFIX}"
+
+
 def read_record(envs_root: Path, base: str) -> Resolution | None:
     try:
-        data = json.loads((envs_root / RECORDS / f"{base}.json").read_text(encoding="utf-8"))
+        data = json.loads(record_path(envs_root, base).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return None  # never resolved here, or torn by a crash: resolve again
     if data.get("format") != _FORMAT:
@@ -110,12 +115,10 @@ def read_record(envs_root: Path, base: str) -> Resolution | None:
 
 
 def write_record(envs_root: Path, base: str, resolution: Resolution) -> None:
-    folder = envs_root / RECORDS
-    folder.mkdir(mode=0o700, exist_ok=True)
-    tmp = folder / f".{base}.{os.getpid()}"
+    tmp = envs_root / f".{base}.resolution-{os.getpid()}"
     with open(tmp, "w", encoding="utf-8", opener=private_opener) as f:
         json.dump({"format": _FORMAT, "base": base, "resolution": resolution.to_dict()}, f)
-    os.replace(tmp, folder / f"{base}.json")
+    os.replace(tmp, record_path(envs_root, base))
 
 
 def record_key(record: Path) -> str | None:

@@ -19,10 +19,9 @@ SIX = EnvSpec(python_version=None, requirements=("six",))
 
 def leftovers(root: Path) -> list[str]:
     """What a build left in the cache folder, but its locks and resolution records."""
+    kept = (".lock", ".resolution.json")
     return (
-        sorted(p.name for p in root.iterdir() if not p.name.endswith(".lock"))
-        if root.exists()
-        else []
+        sorted(p.name for p in root.iterdir() if not p.name.endswith(kept)) if root.exists() else []
     )
 
 
@@ -43,7 +42,7 @@ def test_build_then_cache_hit(build_settings: BuildSettings, log, new_log):
     assert hit.cached and hit.python == built.python
     key = str(built.spec_hash)
     assert again == [f"Environment {key[:12]} found in the cache at {built.path}; reusing it."]
-    assert leftovers(build_settings.envs_root) == [".resolved", key]
+    assert leftovers(build_settings.envs_root) == [key]
 
 
 def test_two_processes_build_the_same_spec_once(
@@ -65,7 +64,7 @@ def test_two_processes_build_the_same_spec_once(
     assert "uv " not in waiters[0]
     assert "was built by another run; reusing it." in waiters[0]
     assert len(list_envs(home / "envs")) == 1
-    assert leftovers(home / "envs") == [".resolved", list_envs(home / "envs")[0].spec_hash]
+    assert leftovers(home / "envs") == [list_envs(home / "envs")[0].spec_hash]
 
 
 def test_failed_build_leaves_nothing_and_carries_uvs_message(build_settings: BuildSettings, log):
@@ -137,5 +136,5 @@ def test_list_and_prune(build_settings: BuildSettings, log):
     assert prune(root, older_than_seconds=3600) == []
     assert prune(root, older_than_seconds=3600, now=time.time() + 7200) == [built.spec_hash]
     # The resolution record pointing at it went too.
-    assert list_envs(root) == [] and leftovers(root) == [".resolved"]
-    assert list((root / ".resolved").iterdir()) == []
+    assert list_envs(root) == [] and leftovers(root) == []
+    assert list(root.glob("*.resolution.json")) == []

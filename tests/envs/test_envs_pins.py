@@ -20,7 +20,7 @@ import pytest
 
 from runyard._envs import EnvSpec, default_build_settings, ensure_env, list_envs, resolve_spec
 from runyard._envs.pins import check_pins
-from runyard._envs.resolution import RECORDS, resolve
+from runyard._envs.resolution import RECORD_SUFFIX, resolve
 from runyard._envs.uv_run import compile_runner
 from runyard.core.conda_dependencies import CondaDependencies
 from runyard.core.environment import Environment
@@ -164,7 +164,7 @@ def test_the_cache_key_includes_the_resolution(tmp_path, uv_cache_dir, wheels, n
     assert not fixed.cached and fixed.spec_hash != rotten.spec_hash
     assert installed(fixed.python).strip() == "1.0"
     assert not [line for line in log if line.startswith("WARNING")]
-    assert len(list((settings.envs_root / RECORDS).iterdir())) == 2
+    assert len(list(settings.envs_root.glob(f"*{RECORD_SUFFIX}"))) == 2
 
 
 def test_a_release_with_no_wheel_at_all_is_built_from_source_not_replaced(
