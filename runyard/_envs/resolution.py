@@ -158,7 +158,7 @@ def resolve(spec: EnvSpec, settings: BuildSettings, log: LogFn) -> Resolution:
             python_version=version,
             options=options,
             option_lines=spec.pip_options,
-            compile_=compile_runner(settings),
+            compile_=compile_runner(settings, spec.hash),
         )
     notes = list(settings.pip.skipped)
     torch = check.resolved.get("torch")

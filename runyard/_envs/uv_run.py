@@ -18,6 +18,7 @@ from runyard.exceptions import EnvironmentBuildFailed, EnvironmentBuildStopped
 LogFn = Callable[[str], None]
 _TAIL_LINES = 60
 _POLL_SECONDS = 0.25  # how often a build checks its timeout and should_stop
+_COMPILE_TIMEOUT = 300.0  # one resolution check; they take well under a second from cache
 
 
 def _common(settings: BuildSettings) -> list[str]:
@@ -32,21 +33,31 @@ def _environment(settings: BuildSettings) -> dict[str, str] | None:
     return {**os.environ, **settings.uv_env} if settings.uv_env else None
 
 
-def compile_runner(settings: BuildSettings) -> UvCompile:
-    """``uv pip compile -`` with the given arguments and stdin: (exit code, output)."""
+def compile_runner(settings: BuildSettings, spec_hash: str = "") -> UvCompile:
+    """``uv pip compile -`` with the given arguments and stdin: (exit code, output).
+
+    Raises:
+        EnvironmentBuildStopped: settings.should_stop() is True before a call.
+    """
 
     def run(args: list[str], requirements: str) -> tuple[int, str]:
+        if settings.should_stop is not None and settings.should_stop():
+            raise EnvironmentBuildStopped(spec_hash, "resolving its pins")
         cmd = [settings.uv, "pip", "compile", "-", "--quiet", "--no-header", "--no-annotate"]
-        proc = subprocess.run(
-            [*cmd, *args, *_common(settings)],
-            input=requirements,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=settings.timeout_seconds,
-            cwd=settings.envs_root,
-            env=_environment(settings),
-        )
+        try:
+            proc = subprocess.run(
+                [*cmd, *args, *_common(settings)],
+                input=requirements,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=min(settings.timeout_seconds, _COMPILE_TIMEOUT),
+                cwd=settings.envs_root,
+                env=_environment(settings),
+            )
+        except subprocess.TimeoutExpired:
+            # Treated as "no answer": the pin is left as written and the install decides.
+            return 124, f"uv pip compile gave no answer in {_COMPILE_TIMEOUT:.0f} s"
         return proc.returncode, proc.stdout + proc.stderr
 
     return run

@@ -235,3 +235,14 @@ def test_v1s_pins_resolve_to_releases_that_install_on_this_python(tmp_path, uv_c
         f"Strict pins: python=3.6.2 (nearest installable: Python {HOST}); pillow==6.2.1 "
         "(nearest installable: 9.2.0); scikit-learn==0.22.1 (nearest installable: 1.1.3)."
     )
+
+
+def test_a_stopped_run_stops_while_its_pins_are_checked(tmp_path, uv_cache_dir, wheels, log):
+    from runyard.exceptions import EnvironmentBuildStopped
+
+    settings = settings_for(tmp_path, uv_cache_dir, wheels)
+    stopped = dataclasses.replace(settings, should_stop=lambda: True)
+    with pytest.raises(EnvironmentBuildStopped) as info:
+        ensure_env(SPEC, stopped, log)
+    assert "was stopped while resolving its pins" in str(info.value)
+    assert list_envs(settings.envs_root) == []
