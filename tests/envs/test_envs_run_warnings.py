@@ -75,3 +75,21 @@ def test_strict_pins_on_the_environment_fail_the_run_naming_the_pin(
     assert f"Strict pins: {PROBE}==1.0 (nearest installable: 1.1)" in error["message"]
     assert [w for w in details["warnings"] if MESSAGE in w["message"]]
     assert "Preparing the run's environment failed: Strict pins" in build_log(services, run.id)
+
+
+def test_a_broken_pip_configuration_fails_the_run_naming_the_file(
+    ws, services, source, job_uv_cache, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_CONSTRAINT", str(tmp_path / "missing-constraints.txt"))
+    run = Experiment(ws, "rot").submit(
+        ScriptRunConfig(source(**{"train.py": SCRIPT}), "train.py", environment=_env())
+    )
+    details = run.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Failed"
+    error = details["error"]["error"]
+    assert error["code"] == "PipConfigError"
+    assert (
+        f"pip's constraint file '{tmp_path}/missing-constraints.txt' (set by PIP_CONSTRAINT) "
+        "does not exist"
+    ) in error["message"]
