@@ -9,7 +9,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPED = ["runyard/_store", "runyard/_services", "runyard/_compute", "runyard/_entities.py"]
-SDK = ["runyard/core", "runyard/train", "runyard/data", "runyard/widgets"]  # plain mypy (no strict flags)
+# plain mypy (no strict flags)
+SDK = ["runyard/core", "runyard/train", "runyard/data", "runyard/widgets"]
 LINTED = ["runyard", "tests", "benchmarks", "tools"]
 
 
