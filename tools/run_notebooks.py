@@ -166,12 +166,15 @@ def make_kernel_python(scratch: Path) -> Path:
     # "00-" sorts before the compat hook's .pth, which needs runyard importable already.
     lines = "".join(f"import site; site.addsitedir({p!r})\n" for p in sorted(ours))
     (Path(site) / "00-runyard-notebooks-base.pth").write_text(lines, encoding="utf-8")
-    subprocess.run([python, "-c", CLI, "compat", "enable"], check=True, capture_output=True)
     pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q"]
-    installed = subprocess.run([*pip, *KERNEL_PACKAGES], capture_output=True, text=True)
-    if installed.returncode != 0:
-        tail = installed.stderr.strip().splitlines()[-3:]
-        raise RunnerError(f"pip could not install {KERNEL_PACKAGES} for the kernel: {tail}")
+    for what, argv in (
+        ("`runyard compat enable`", [python, "-c", CLI, "compat", "enable"]),
+        (f"pip install {' '.join(KERNEL_PACKAGES)}", [*pip, *KERNEL_PACKAGES]),
+    ):
+        done = subprocess.run(argv, capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+            raise RunnerError(f"{what} failed for the kernel's venv {venv}: {tail}")
     return python
 
 
@@ -251,10 +254,15 @@ def run_cells(
             skip = skips[index]
             result = CellResult(index, f"SKIPPED-{skip.reason}", 0.0, head, why=skip.why)
         elif stop or deadline - started <= 0:
-            stop = stop or "notebook timeout: the per-notebook time ran out before this cell"
+            stop = stop or "the notebook's time (--timeout-per-notebook) ran out"
             result = CellResult(index, NOT_RUN, 0.0, head, error=stop)
         else:
             client.timeout = max(1, math.ceil(min(timeout_per_cell, deadline - started)))
+            client.error_on_timeout = {
+                "ename": "CellTimeout",
+                "evalue": f"no reply within {client.timeout} s (--timeout-per-cell, "
+                "--timeout-per-notebook); the kernel was interrupted",
+            }
             try:
                 client.execute_cell(cell, index)
                 result = CellResult(index, PASS, time.monotonic() - started, head)
@@ -308,7 +316,6 @@ def run_notebook(
         km=km,
         resources={"metadata": {"path": str(folder)}},
         interrupt_on_timeout=True,
-        error_on_timeout={"ename": "CellTimeout", "evalue": "no reply in time; interrupted"},
     )
     started = time.monotonic()
     if echo:
@@ -341,6 +348,8 @@ def format_cell(result: CellResult) -> str:
         line += f"\n{'':8}at: {result.failed_line}"
     if result.error:
         line += f"\n{'':8}{result.error}"
+    if result.why:
+        line += f"\n{'':8}skipped: {' '.join(result.why.split())}"
     return line
 
 
@@ -400,6 +409,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout_per_notebook=args.timeout_per_notebook,
             scratch=scratch,
         )
+    except RunnerError as exc:
+        print(f"run_notebooks: {exc}", file=sys.stderr)
+        return 2
     finally:
         if args.keep:
             print(f"scratch kept: {scratch}")
