@@ -65,7 +65,9 @@ SKLEARN_1_1 = Stack(
 SKLEARN_1_5 = Stack(
     "scikit-learn 1.5.2",
     "1.5.2",
-    ("azureml-defaults", "scikit-learn==1.5.2", "numpy==1.26.4", "scipy==1.13.1", "pandas==2.2.3"),
+    # numpy 1.23.5: the last with np.str / np.float, which v1's samples written for this
+    # environment still call (train_iris.py of the scikit-learn HyperDrive notebook).
+    ("azureml-defaults", "scikit-learn==1.5.2", "numpy==1.23.5", "scipy==1.13.1", "pandas==2.2.3"),
 )
 TORCH = Stack(
     "PyTorch 2.13.0 (its CPU build)",
