@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,8 +20,10 @@ from packaging.specifiers import Specifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from runyard._envs import gpu
 from runyard._envs.conda_map import map_conda_packages
 from runyard._envs.curated import curated_notices
+from runyard._envs.curated_table import CHAINER_CONSTRAINTS, CHAINER_PRE_INSTALL
 from runyard.exceptions import (
     EnvironmentSpecConflict,
     InvalidEnvironmentDefinition,
@@ -107,8 +109,12 @@ def _sorted_unique(items: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted({normalize_requirement(i) for i in items if i.strip()}))
 
 
-def resolve_spec(definition: Mapping[str, Any]) -> ResolvedSpec:
+def resolve_spec(
+    definition: Mapping[str, Any], *, gpu_present: Callable[[], bool] = gpu.gpu_present
+) -> ResolvedSpec:
     """An Environment definition (``Environment._serialize_to_dict()``) -> EnvSpec.
+
+    ``gpu_present`` is asked only when the environment names a CUDA build of cupy.
 
     Raises:
         InvalidCondaSpec / CondaPackageNotMappable: a conda package pip cannot install.
@@ -144,6 +150,11 @@ def resolve_spec(definition: Mapping[str, Any]) -> ResolvedSpec:
         requirements.append(line)
     build = python.get("runyardBuild") or {}
     constraints = [str(c) for c in build.get("constraints") or []]
+    pre_install = [str(p) for p in build.get("preInstallPackages") or []]
+    no_isolation = [str(p) for p in build.get("noBuildIsolationPackages") or []]
+    requirements = _without_cuda_wheels(requirements, notes, gpu_present=gpu_present)
+    if "chainer" in {_name_of(r) for r in requirements} and "chainer" not in no_isolation:
+        _add_chainer_recipe(requirements, constraints, pre_install, no_isolation, notes)
     check_constraints(requirements, constraints, environment=name)
     for item in _options_in(options):
         if item not in ("--index-url", "--extra-index-url", "--find-links", "-f", "-i", "--pre"):
@@ -160,15 +171,50 @@ def resolve_spec(definition: Mapping[str, Any]) -> ResolvedSpec:
             requirements=_sorted_unique(requirements),
             constraints=_sorted_unique(constraints),
             pip_options=tuple(options),
-            pre_install=_sorted_unique([str(p) for p in build.get("preInstallPackages") or []]),
-            no_build_isolation=tuple(
-                sorted(
-                    {canonicalize_name(str(p)) for p in build.get("noBuildIsolationPackages") or []}
-                )
-            ),
+            pre_install=_sorted_unique(pre_install),
+            no_build_isolation=tuple(sorted({canonicalize_name(p) for p in no_isolation})),
             strict_pins=strict,
         ),
         tuple(notes),
+    )
+
+
+def _without_cuda_wheels(
+    requirements: list[str], notes: list[str], *, gpu_present: Callable[[], bool]
+) -> list[str]:
+    """CUDA builds of cupy (cupy-cuda111, cupy-cuda12x ...) need a GPU to import: on a node
+    without one they are left out with a WARNING, and the run uses the CPU (as the curated
+    GPU environments do)."""
+    cuda = [r for r in requirements if (_name_of(r) or "").startswith("cupy-cuda")]
+    if not cuda or gpu_present():
+        return requirements
+    for line in cuda:
+        notes.append(
+            f"WARNING: {line}: this node has no GPU, so it is left out and the run uses the CPU."
+        )
+    return [r for r in requirements if r not in cuda]
+
+
+def _add_chainer_recipe(
+    requirements: Sequence[str],
+    constraints: list[str],
+    pre_install: list[str],
+    no_isolation: list[str],
+    notes: list[str],
+) -> None:
+    """chainer has no wheels: its sdist builds only with an older setuptools (it imports
+    pkg_resources) and without build isolation, and its 7.x code needs numpy < 1.24, as in
+    the curated Chainer environments. A numpy or setuptools the user pins or constrains is
+    left alone."""
+    named = {_name_of(r) for r in [*requirements, *constraints]}
+    added = [c for c in CHAINER_CONSTRAINTS if _name_of(c) not in named]
+    constraints.extend(added)
+    pre_install.extend(p for p in CHAINER_PRE_INSTALL if p not in pre_install)
+    no_isolation.append("chainer")
+    shown = f" and the constraints {', '.join(added)}" if added else ""
+    notes.append(
+        f"chainer builds from its sdist: with {', '.join(CHAINER_PRE_INSTALL)} installed first "
+        f"and no build isolation{shown}, as in the curated Chainer environments."
     )
 
 

@@ -53,3 +53,41 @@ def test_chainer_env_builds_and_trains_with_users_unpinned_numpy(
     assert np_int_is_int == "True"
     pytest_ok = subprocess.run([built.python, "-m", "pytest", "--version"], capture_output=True)
     assert pytest_ok.returncode == 0
+
+
+# The Chainer notebook's own environment (train-hyperparameter-tune-deploy-with-chainer's
+# conda_dependencies.yml): chainer unpinned, and a CUDA 11.1 cupy.
+NOTEBOOK_CONDA = """
+channels:
+- conda-forge
+dependencies:
+- python=3.8.12
+- pip=22.3.1
+- pip:
+  - azureml-defaults
+  - azureml-opendatasets
+  - chainer
+  - cupy-cuda111
+  - pytest
+"""
+
+
+def test_a_users_environment_naming_chainer_builds_and_leaves_cuda_cupy_out_without_a_gpu(
+    persistent_build_settings: BuildSettings, new_log, tmp_path
+):
+    from runyard.core.environment import Environment
+
+    spec_file = tmp_path / "conda_dependencies.yml"
+    spec_file.write_text(NOTEBOOK_CONDA)
+    env = Environment.from_conda_specification(name="chainer-gpu", file_path=str(spec_file))
+    resolved = resolve_spec(env._serialize_to_dict(), gpu_present=lambda: False)
+    notes = "\n".join(resolved.notes)
+    assert "WARNING: cupy-cuda111: this node has no GPU, so it is left out" in notes
+    assert "chainer builds from its sdist" in notes
+    assert "cupy-cuda111" not in resolved.spec.requirements
+    with_gpu = resolve_spec(env._serialize_to_dict(), gpu_present=lambda: True)
+    assert "cupy-cuda111" in with_gpu.spec.requirements
+    built = ensure_env(resolved.spec, persistent_build_settings, new_log())
+    out = subprocess.run([built.python, "-c", SCRIPT], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0].startswith("7.")  # the newest chainer, built from its sdist

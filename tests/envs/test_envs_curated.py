@@ -85,10 +85,11 @@ def test_a_version_v1_never_had_is_not_found(ws, name):
     assert "Environment.list(workspace)" in str(info.value)
 
 
-def _notes(name: str) -> list[str]:
+def _notes(name: str, gpu: bool = True) -> list[str]:
     data = get_curated(name)
     assert data is not None
-    return [n for n in resolve_spec(data).notes if n.startswith("WARNING")]
+    notes = resolve_spec(data, gpu_present=lambda: gpu).notes
+    return [n for n in notes if n.startswith("WARNING")]
 
 
 def test_old_chainer_names_are_served_by_7_8_1_with_a_warning():
@@ -103,6 +104,10 @@ def test_old_chainer_names_are_served_by_7_8_1_with_a_warning():
     new = resolve_spec(get_curated("AzureML-Chainer-7.8.1-CPU") or {}).spec
     assert old.hash == new.hash  # one build serves both names
     assert _notes("AzureML-Chainer-7.8.1-CPU") == []
+    # Without a GPU the CUDA cupy of the GPU name is left out, and the run uses the CPU.
+    assert _notes("AzureML-Chainer-7.8.1-GPU", gpu=False) == [
+        "WARNING: cupy-cuda12x: this node has no GPU, so it is left out and the run uses the CPU."
+    ]
 
 
 def test_cuda_names_say_the_run_uses_the_cpu():
