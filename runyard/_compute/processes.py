@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -66,6 +67,7 @@ class LocalJobHandle(JobHandle):
     ) -> None:
         self._ref = JobRef(backend=backend, job_id=str(pid))
         self.run_id, self.pid, self._popen = run_id, pid, popen
+        self._pidfd: int | None = None
 
     @property
     def ref(self) -> JobRef:
@@ -74,10 +76,31 @@ class LocalJobHandle(JobHandle):
     def wait(self, timeout: float) -> int | None:
         if self._popen is None:
             return None
-        try:
-            return self._popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
+        code = self._popen.poll()
+        if code is None and self._wait_pidfd(timeout):
+            code = self._popen.poll()
+        elif code is None and self._pidfd is None:
+            try:
+                code = self._popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        if code is not None and self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = -1  # closed: never opened again
+        return code
+
+    def _wait_pidfd(self, timeout: float) -> bool:
+        """Waits for the process's exit on a pidfd (Linux): the exit is seen at once, where
+        Popen.wait(timeout) polls every few tens of ms. False without pidfds."""
+        if self._pidfd is None:
+            try:
+                self._pidfd = os.pidfd_open(self.pid)
+            except (AttributeError, OSError):  # not Linux >= 5.3, or the process is gone
+                return False
+        if self._pidfd < 0:
+            return False
+        ready, _, _ = select.select([self._pidfd], [], [], timeout)
+        return bool(ready)
 
     def running(self) -> bool:
         if self._popen is not None and self._popen.poll() is None:

@@ -41,6 +41,7 @@ BEST_TABLE = "best_child_by_primary_metric"  # v1's parent metric
 RESUME_ARGUMENT = "--resume-from"  # v1's argument for resume_child_runs
 RESUME_INPUT = "resume_from"
 _SWEEP_STATUSES = (RunStatus.RUNNING, RunStatus.CANCEL_REQUESTED)
+_ACTIVE = tuple(s for s in RunStatus if not s.is_terminal())
 
 
 class SweepLoop:
@@ -91,10 +92,12 @@ class _Sweep:
             c.run_id for c in children(services, info.run_id) if c.status.is_terminal()
         }
         self.earlier_trials = self._earlier_trials()
+        self._ended: dict[str, RunInfo] | None = None  # read in full on the first pass
+        self._active_ids: set[str] = set()
 
     # ---- one pass ------------------------------------------------------------------------
     def step(self, info: RunInfo) -> None:
-        kids = children(self.services, self.run_id)
+        kids = self._children()
         self._tag_hyperparameters(info, kids)
         series = self._series(kids)
         active = [c for c in kids if not c.status.is_terminal()]
@@ -114,10 +117,27 @@ class _Sweep:
                 f"Canceled: the sweep {self.run_id} reached its max_duration_minutes={minutes}.",
             )
             self._stop_all(active, self.stopping, reason)
-        active = [c for c in children(self.services, self.run_id) if not c.status.is_terminal()]
+        # The policy and the deadline only ask children to stop (CancelRequested is still
+        # active), so the children read at the start of the pass still count right.
         kids = self._start_children(info, kids, series, len(active))
+        self._active_ids |= {c.run_id for c in kids if not c.status.is_terminal()}
         if self._done_starting(kids) and not any(not c.status.is_terminal() for c in kids):
             self._end(self._outcome(kids), kids, series)
+
+    def _children(self) -> list[RunInfo]:
+        """The sweep's children in child order. Ended children never change, so after the
+        first pass only the active ones are read again (and those that left that set)."""
+        if self._ended is None:
+            kids = children(self.services, self.run_id)
+        else:
+            store = self.services.store
+            active = store.list_runs(parent_run_id=self.run_id, statuses=_ACTIVE)
+            left = self._active_ids - {c.run_id for c in active}
+            kids = [*self._ended.values(), *active, *(store.get_run(r) for r in left)]
+            kids.sort(key=lambda c: child_index(c.run_id))
+        self._ended = {c.run_id: c for c in kids if c.status.is_terminal()}
+        self._active_ids = {c.run_id for c in kids if not c.status.is_terminal()}
+        return kids
 
     def _series(self, kids: Sequence[RunInfo]) -> dict[str, list[float]]:
         series: dict[str, list[float]] = {}
