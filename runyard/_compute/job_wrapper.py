@@ -15,14 +15,12 @@ standard library: it runs under the agent's Python, whatever the job's environme
 
 from __future__ import annotations
 
-import contextlib
+# Imports are few on purpose: this process starts before every local job, so each module
+# it loads is paid on every run (json is loaded only by read_status, in the agent).
 import ctypes
-import json
 import os
 import signal
-import subprocess
 import sys
-from pathlib import Path
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -37,10 +35,16 @@ def _become_subreaper() -> bool:
 
 def _children(pid: int) -> list[int]:
     found: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with contextlib.suppress(OSError):
-                found.extend(int(c) for c in (task / "children").read_text().split())
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
     return found
 
 
@@ -54,22 +58,27 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def write_status(path: Path, returncode: int) -> None:
+def write_status(path: os.PathLike[str] | str, returncode: int) -> None:
     """Atomically writes {"exit_code": ...} (negative: killed by that signal)."""
-    tmp = path.with_name(path.name + ".tmp")
+    path = os.fspath(path)
+    tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, json.dumps({"exit_code": returncode}).encode())
+        os.write(fd, b'{"exit_code": %d}' % returncode)
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
 
 
-def read_status(path: Path) -> int | None:
+def read_status(path: os.PathLike[str] | str) -> int | None:
     """The exit code a wrapper recorded, or None when none was (yet)."""
+    # late: the agent reads statuses; the wrapper, which starts before every job, only writes
+    import json
+
     try:
-        data = json.loads(path.read_text())
+        with open(path) as f:
+            data = json.loads(f.read())
     except (FileNotFoundError, ValueError):
         return None
     code = data.get("exit_code") if isinstance(data, dict) else None
@@ -80,25 +89,31 @@ def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
         print("usage: python -m runyard._compute.job_wrapper STATUS -- ARGV...", file=sys.stderr)
         return 2
-    status = Path(argv[0])
+    status = argv[0]
     _become_subreaper()
-    child = subprocess.Popen(argv[2:])
+    child = os.posix_spawnp(argv[2], argv[2:], os.environ)
 
     def forward(signum: int, frame: object) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            child.send_signal(signum)
+        try:  # noqa: SIM105 - contextlib would be one more import before every job
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass
 
     # A handler, not SIG_IGN: ignored signals would stay ignored in the child after exec.
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    code = child.wait()
+    code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
     write_status(status, code)
     for pid in _descendants(os.getpid()):
-        with contextlib.suppress(ProcessLookupError):
+        try:  # noqa: SIM105 - as above
             os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
+        except ProcessLookupError:
+            pass
+    try:
         while os.waitpid(-1, 0)[0] > 0:  # reap what was re-parented here
             pass
+    except ChildProcessError:
+        pass
     if code < 0:
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
