@@ -404,7 +404,7 @@ class Run(_RunFiles, _RunMetrics, _RunSecrets):
 
     def get_environment(self) -> Any:
         """The Environment the run used, as its run definition recorded it."""
-        definition = self.get_details().get("runDefinition")
+        definition = self._refresh().definition  # what get_details()["runDefinition"] holds
         if not definition:
             raise UserErrorException(
                 f"There is no run definition or environment specified for the run {self._run_id!r}"
@@ -413,7 +413,8 @@ class Run(_RunFiles, _RunMetrics, _RunSecrets):
         data = definition.get("environment")
         if not data:
             raise UserErrorException(
-                f"There is no environment specified for the run {self._run_id!r}."
+                f"There is no environment specified for the run {self._run_id!r}; only runs "
+                "submitted with a ScriptRunConfig or an estimator record one."
             )
         # late: job side; environments are needed only by the runs that ask for theirs
         from runyard.core.environment import Environment

@@ -129,17 +129,7 @@ class HyperDriveRun(Run):
     # ---- results -------------------------------------------------------------------------
     def get_hyperparameters(self) -> dict[str, str]:
         """``{child run id: JSON string of {parameter: value}}``, from the parent's tags."""
-        result: dict[str, str] = {}
-        prefix = self._run_id + "_"
-        tags = self._refresh().tags
-        for name, value in tags.items():
-            bare = name[len(sweeps.HYPERPARAMETER_TAG) :]
-            if name.startswith(sweeps.HYPERPARAMETER_TAG) and _is_child_tag(bare, prefix):
-                result[bare] = str(value)
-        for name, value in tags.items():
-            if _is_child_tag(name, prefix) and name not in result:
-                result[name] = str(value)
-        return result
+        return _hyperparameters(self._run_id, self._refresh().tags)
 
     def get_children_sorted_by_primary_metric(
         self, top: int = 0, reverse: bool = False, discard_no_metric: bool = False
@@ -156,8 +146,9 @@ class HyperDriveRun(Run):
                 raise HyperDriveConfigException(
                     f"Type of parameter {name} should be bool (got {value!r})."
                 )
-        hyperparameters = self.get_hyperparameters()
-        ranked = sweeps.ranked_children(self._services, self._sweep_info())
+        info = self._sweep_info()  # one read: the tags and the sweep's definition
+        hyperparameters = _hyperparameters(self._run_id, info.tags)
+        ranked = sweeps.ranked_children(self._services, info)
         scored = [(c, v) for c, v in ranked if v is not None]
         if reverse:
             scored.reverse()
@@ -230,6 +221,21 @@ class HyperDriveRun(Run):
 
     def __repr__(self) -> str:
         return f"HyperDriveRun(Experiment: {self._experiment.name}, Id: {self._run_id})"
+
+
+def _hyperparameters(run_id: str, tags: Mapping[str, Any]) -> dict[str, str]:
+    """v1's get_hyperparameters from the sweep's tags: ``_aml_system_<child id>`` first,
+    then the older bare ``<child id>`` tags."""
+    result: dict[str, str] = {}
+    prefix = run_id + "_"
+    for name, value in tags.items():
+        bare = name[len(sweeps.HYPERPARAMETER_TAG) :]
+        if name.startswith(sweeps.HYPERPARAMETER_TAG) and _is_child_tag(bare, prefix):
+            result[bare] = str(value)
+    for name, value in tags.items():
+        if _is_child_tag(name, prefix) and name not in result:
+            result[name] = str(value)
+    return result
 
 
 def _is_child_tag(name: str, prefix: str) -> bool:
