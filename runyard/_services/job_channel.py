@@ -61,17 +61,36 @@ class ChannelUnavailable(RunyardError):
 
 # ---- the key and the address ------------------------------------------------------------
 def channel_key(layout: WorkspaceLayout) -> bytes:
-    """The workspace's channel key, made once (0600) and kept across agents."""
+    """The workspace's channel key, made once (0600) and kept across agents. It appears
+    whole or not at all (written aside, then linked into place)."""
     path = layout.agent_dir / KEY_FILE
     with contextlib.suppress(FileNotFoundError):
-        return bytes.fromhex(path.read_text().strip())
+        return _parse_key(path, path.read_text())
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(_KEY_BYTES)
+    tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}")
+    with open(tmp, "w", opener=private_opener) as f:
+        f.write(key.hex())
     try:
-        with open(path, "x", opener=private_opener) as f:
-            f.write(key.hex())
+        os.link(tmp, path)
     except FileExistsError:  # another agent made it at the same moment
-        return bytes.fromhex(path.read_text().strip())
+        return _parse_key(path, path.read_text())
+    finally:
+        tmp.unlink()
+    return key
+
+
+def _parse_key(path: Path, text: str) -> bytes:
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        key = b""
+    if len(key) != _KEY_BYTES:
+        raise ChannelUnavailable(
+            f"The job channel's key {path} is damaged (not {_KEY_BYTES} bytes in hex). Stop "
+            "the agent (`runyard agent stop`), delete the file and start it again: a new key "
+            "is made."
+        )
     return key
 
 
@@ -101,7 +120,7 @@ def _read_key(workspace_dir: Path, environ: Mapping[str, str]) -> bytes:
         return bytes.fromhex(given)
     path = workspace_dir / "agent" / KEY_FILE
     try:
-        return bytes.fromhex(path.read_text().strip())
+        return _parse_key(path, path.read_text())
     except FileNotFoundError:
         raise ChannelUnavailable(
             f"The job cannot reach its workspace: {path} does not exist (no agent ever served "

@@ -144,3 +144,18 @@ def test_a_client_reaches_a_replaced_server_at_its_new_address(ws, services):
         store.close()
         second.stop()
         info.complete()
+
+
+def test_the_key_is_made_whole_once_and_a_damaged_one_is_refused_by_name(ws, services):
+    from runyard._services.job_channel import KEY_FILE, ChannelUnavailable, channel_key
+
+    path = services.layout.agent_dir / KEY_FILE
+    path.unlink(missing_ok=True)
+    key = channel_key(services.layout)
+    assert len(key) == 32 and channel_key(services.layout) == key
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(f".{KEY_FILE}")]
+    path.write_text("abc")
+    with pytest.raises(ChannelUnavailable, match=r"channel.key is damaged .* delete the file"):
+        channel_key(services.layout)
+    path.unlink()
