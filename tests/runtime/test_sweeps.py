@@ -50,6 +50,21 @@ def _sweep(space, *, name="GRID", policy=None, total=4, concurrent=2, seed=None)
     }
 
 
+def _seed_starting_with(space, key, value):
+    """A grid seed whose first two children have ``key`` = ``value``."""
+    from runyard._services.sweep_sampling import Trial, make_sampler
+
+    generator = {"name": "GRID", "parameter_space": space}
+    for seed in range(1000):
+        sampler = make_sampler(generator, "maximize", seed)
+        trials = []
+        for index in range(2):
+            trials.append(Trial(index, sampler.sample(index, trials) or {}, None, False))
+        if all(t.params[key] == value for t in trials):
+            return seed
+    raise AssertionError(f"no seed in 0..999 starts the grid with {key}={value}")
+
+
 def _submit(services, src, sweep):
     return sweeps.submit_sweep(
         services, experiment_name="hd", sweep=sweep, source_directory=src, script="train.py",
@@ -66,7 +81,12 @@ def test_a_grid_sweep_runs_every_point_once_and_a_bandit_stops_the_poor_ones(ser
     src = source(**{"train.py": SCRIPT})
     # The base's own --lr clashes with the space: the sweep's value must win (the public
     # API strips it; here the loop appends after it, and argparse takes the last).
-    info = _submit(services, src, _sweep(space, policy=bandit, total=10, concurrent=4))
+    # Two at a time, the two good points first: the poor children start only once a good
+    # one has ended and meet its whole series. Racing it in one wave, a poor child could log
+    # ahead of every good one on a loaded machine, and Bandit compares only the children
+    # that reached the same interval, so it would finish uncut.
+    seed = _seed_starting_with(space, "--lr", 0.9)
+    info = _submit(services, src, _sweep(space, policy=bandit, total=10, concurrent=2, seed=seed))
     assert info.run_id.startswith("HD_") and info.run_type == "hyperdrive"
     out = io.StringIO()
     done = wait_for_run(services, info.run_id, show_output=True, out=out, poll_interval=0.05)
