@@ -228,6 +228,22 @@ class ComputeTargetInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceInfo:
+    """A deployed web service (v1's Webservice). ``spec`` is what the user asked for (models,
+    inference config, deploy configuration); ``generation`` counts the deploys and updates of
+    that spec, and the serving backend reports in ``state`` which generation it serves."""
+
+    name: str
+    compute_type: str  # "ACI" | "AKS" | "Local"
+    spec: Mapping[str, Any]
+    state: Mapping[str, Any]  # port, pid, served generation, restarts, error ...
+    status: str  # Transitioning | Healthy | Unhealthy | Failed | Deleting
+    generation: int
+    created_time: datetime
+    modified_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class DatastoreInfo:
     name: str
     datastore_type: str  # "LocalFolder" (the embedded default), later "AzureBlob", "S3" ...

@@ -338,6 +338,31 @@ class ComputeTargetExists(ComputeTargetException):
         )
 
 
+class ServiceNotFound(NotFoundError, WebserviceException):
+    http_status = 404
+
+    def __init__(self, name: str, existing: list[str] | None = None) -> None:
+        self.name = name
+        known = f" Services of this workspace: {', '.join(existing)}." if existing else ""
+        super().__init__(
+            f"WebserviceNotFound: Webservice with name {name} not found in provided workspace."
+            f"{known} List them with Webservice.list(ws) or `runyard services list`; deploy "
+            "one with Model.deploy(ws, name, models, inference_config, deployment_config)."
+        )
+
+
+class ServiceExists(WebserviceException):
+    http_status = 409
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"Error, there is already a service with name {name} found in workspace. Pass "
+            f"overwrite=True to Model.deploy to replace it, pick another name, or delete it "
+            f"first with Webservice(ws, {name!r}).delete()."
+        )
+
+
 class DatastoreNotFound(NotFoundError, UserErrorException):
     http_status = 404
 

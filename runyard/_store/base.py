@@ -25,6 +25,7 @@ from runyard._entities import (
     RunInfo,
     RunRuntime,
     RunStatus,
+    ServiceInfo,
 )
 
 
@@ -273,6 +274,48 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete_compute_target(self, name: str) -> None:
         """Raises ComputeTargetNotFound."""
+
+    # ---- web services ------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_service(
+        self,
+        *,
+        name: str,
+        compute_type: str,
+        spec: Mapping[str, Any],
+        state: Mapping[str, Any] | None = None,
+        overwrite: bool = False,
+    ) -> ServiceInfo:
+        """status starts "Transitioning", generation 1. An existing name raises
+        ServiceExists, unless ``overwrite``: then its spec is replaced, ``state`` merged and
+        the generation bumped (the backend swaps the new spec in on the same port)."""
+
+    @abc.abstractmethod
+    def get_service(self, name: str) -> ServiceInfo:
+        """Raises ServiceNotFound (a WebserviceException) naming the services there are."""
+
+    @abc.abstractmethod
+    def list_services(self) -> list[ServiceInfo]:
+        """Ordered by name."""
+
+    @abc.abstractmethod
+    def update_service(
+        self,
+        name: str,
+        *,
+        spec: Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
+        status: str | None = None,
+        new_generation: bool = False,
+        expected_generation: int | None = None,
+    ) -> ServiceInfo | None:
+        """spec and state are merged key by key; ``new_generation`` bumps the generation.
+        With ``expected_generation``, nothing changes (None is returned) unless the service
+        is still at that generation. Raises ServiceNotFound."""
+
+    @abc.abstractmethod
+    def delete_service(self, name: str) -> None:
+        """Raises ServiceNotFound."""
 
     # ---- datastores --------------------------------------------------------------------
     @abc.abstractmethod

@@ -37,6 +37,7 @@ from runyard._entities import (
     ModelVersion,
     RunInfo,
     RunStatus,
+    ServiceInfo,
 )
 from runyard._store.run_state import error_from_json, runtime_from_json
 
@@ -270,6 +271,31 @@ class ComputeTargetRow(Base):
             config=dict(self.config),
             state=dict(self.state),
             provisioning_state=self.provisioning_state,
+            created_time=self.created_time,
+            modified_time=self.modified_time,
+        )
+
+
+class ServiceRow(Base):
+    __tablename__ = "services"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    compute_type: Mapped[str] = mapped_column(String(16))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(32))
+    generation: Mapped[int] = mapped_column(Integer)
+    created_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    modified_time: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def to_entity(self) -> ServiceInfo:
+        return ServiceInfo(
+            name=self.name,
+            compute_type=self.compute_type,
+            spec=dict(self.spec),
+            state=dict(self.state),
+            status=self.status,
+            generation=self.generation,
             created_time=self.created_time,
             modified_time=self.modified_time,
         )

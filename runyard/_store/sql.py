@@ -43,6 +43,7 @@ from runyard._store.schema import (
     RunRow,
     utcnow,
 )
+from runyard._store.services_sql import ServiceMethods
 from runyard.exceptions import (
     ExperimentNotFound,
     ImmutablePropertyError,
@@ -64,6 +65,7 @@ class SqlStore(
     ModelMethods,
     EnvironmentMethods,
     ComputeTargetMethods,
+    ServiceMethods,
     DatastoreMethods,
     DatasetMethods,
     Store,

@@ -35,6 +35,9 @@ from runyard.exceptions import (
     ModelPropertyImmutable,
     RunIdAlreadyExists,
     RunNotFound,
+    ServiceExists,
+    ServiceNotFound,
+    WebserviceException,
 )
 
 
@@ -572,6 +575,63 @@ class TestComputeTargets:
         store.delete_compute_target("c")
         assert store.list_compute_targets() == []
         store.create_compute_target(name="c", compute_type="AmlCompute", config={})
+
+
+class TestServices:
+    def test_create_get_list(self, store):
+        created = store.create_service(
+            name="svc-b", compute_type="ACI", spec={"models": ["m:1"]}, state={"port": 1234}
+        )
+        assert (created.status, created.generation, created.state) == (
+            "Transitioning",
+            1,
+            {"port": 1234},
+        )
+        store.create_service(name="svc-a", compute_type="Local", spec={})
+        assert store.get_service("svc-b") == created
+        assert [s.name for s in store.list_services()] == ["svc-a", "svc-b"]
+
+    def test_existing_name_is_refused_unless_overwrite(self, store):
+        store.create_service(name="svc", compute_type="ACI", spec={"a": 1}, state={"port": 5})
+        with pytest.raises(ServiceExists, match=r"already a service with name svc.*overwrite"):
+            store.create_service(name="svc", compute_type="ACI", spec={"a": 2})
+        assert store.get_service("svc").spec == {"a": 1}
+        store.update_service("svc", status="Healthy")
+        again = store.create_service(
+            name="svc", compute_type="ACI", spec={"b": 2}, state={"x": 1}, overwrite=True
+        )
+        # the spec is replaced, the served state (port, keys) kept, the generation bumped
+        assert (again.spec, again.state) == ({"b": 2}, {"port": 5, "x": 1})
+        assert (again.status, again.generation) == ("Transitioning", 2)
+
+    def test_update_merges_and_checks_the_generation(self, store):
+        store.create_service(name="svc", compute_type="ACI", spec={"a": 1, "b": 2})
+        updated = store.update_service(
+            "svc", spec={"b": 3}, state={"pid": 7}, status="Healthy", new_generation=True
+        )
+        assert updated is not None
+        assert (updated.spec, updated.state, updated.status) == (
+            {"a": 1, "b": 3},
+            {"pid": 7},
+            "Healthy",
+        )
+        assert updated.generation == 2 and updated.modified_time > updated.created_time
+        assert store.update_service("svc", status="Failed", expected_generation=1) is None
+        assert store.get_service("svc").status == "Healthy"
+        assert store.update_service("svc", status="Failed", expected_generation=2) is not None
+
+    def test_missing_service_names_the_others(self, store):
+        store.create_service(name="there", compute_type="ACI", spec={})
+        with pytest.raises(ServiceNotFound) as info:
+            store.get_service("nope")
+        assert isinstance(info.value, WebserviceException)
+        assert "nope not found" in str(info.value) and "there" in str(info.value)
+        with pytest.raises(ServiceNotFound):
+            store.update_service("nope", status="Healthy")
+        store.delete_service("there")
+        assert store.list_services() == []
+        with pytest.raises(ServiceNotFound):
+            store.delete_service("there")
 
 
 class TestDatastores:
