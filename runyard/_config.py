@@ -102,6 +102,11 @@ class Settings:
     local_max_concurrent_runs: int = max(2, os.cpu_count() or 2)
     # Overrides the workspace's own SQLite database (e.g. postgresql://127.0.0.1/test).
     store_uri: str | None = None
+    # The address deployed web services listen on; 0.0.0.0 (or a LAN address) opens them to
+    # other machines. Read when a service is deployed, then kept with it.
+    serving_host: str = "127.0.0.1"
+    # The largest request body a service takes (a bigger one gets 413).
+    serving_max_body_bytes: int = 100 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +127,10 @@ class Settings:
                 env, "RUNYARD_LOCAL_MAX_CONCURRENT_RUNS", max(2, os.cpu_count() or 2)
             ),
             store_uri=env.get("RUNYARD_STORE_URI") or None,
+            serving_host=env.get("RUNYARD_SERVING_HOST") or "127.0.0.1",
+            serving_max_body_bytes=_int_env(
+                env, "RUNYARD_SERVICE_MAX_BODY_BYTES", 100 * 1024 * 1024
+            ),
         )
 
     def workspace_root(self, name: str) -> Path:
@@ -162,6 +171,11 @@ class WorkspaceLayout:
     def agent_dir(self) -> Path:
         """agent.lock (held while the agent lives), agent.wake (FIFO), agent.log."""
         return self.root / "agent"
+
+    @property
+    def services_dir(self) -> Path:
+        """Deployed web services: services/<name>/ (spec, status, keys, logs, models, app)."""
+        return self.root / "services"
 
     @property
     def secrets_dir(self) -> Path:

@@ -59,6 +59,7 @@ def runyard_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(cwd)
     yield home
     _stop_agents(home)
+    _stop_services(home)
     close_all()
 
 
@@ -70,6 +71,19 @@ def _stop_agents(home: Path) -> None:
     for root in sorted((home / "workspaces").glob("*")):
         if (root / "agent").is_dir():
             stop_agent(WorkspaceLayout(root), timeout=30)
+
+
+def _stop_services(home: Path) -> None:
+    """Stops the web services a test deployed under its RUNYARD_HOME (their host processes
+    live in sessions of their own, so they outlive the agent by design)."""
+    from runyard._serving.local import LocalServing
+
+    for root in sorted((home / "workspaces").glob("*")):
+        folder = root / "services"
+        if folder.is_dir():
+            serving = LocalServing(folder)
+            for service in sorted(p.name for p in folder.iterdir() if p.is_dir()):
+                serving.delete(service)
 
 
 @pytest.fixture

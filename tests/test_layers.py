@@ -28,7 +28,8 @@ HEAVY = {"chainer", "cupy", "ray", "optuna", "torch", "matplotlib", "numpy", "pa
 HEAVY |= {"PIL", "IPython", "ipywidgets", "psycopg2"}
 LATE_MARK = "# late:"
 # Below the public SDK: no import cycle at all, even through imports inside functions.
-BELOW_SDK = ("runyard._services", "runyard._compute", "runyard._envs", "runyard._store")
+BELOW_SDK = ("runyard._services", "runyard._compute", "runyard._envs", "runyard._serving")
+BELOW_SDK += ("runyard._store",)
 BELOW_SDK_LEAVES = {"runyard._entities", "runyard.exceptions", "runyard._config"}
 BELOW_SDK_LEAVES |= {"runyard._jobenv", "runyard._spool", "runyard._metric_values"}
 BELOW_SDK_LEAVES |= {"runyard._artifact_names"}

@@ -34,6 +34,7 @@ from runyard._services.driver_log import append_driver_log
 from runyard._services.job_channel import ChannelServer
 from runyard._services.reconcile import finish_orphan, reconcile
 from runyard._services.scheduler import Scheduler
+from runyard._services.service_keeper import ServiceKeeper
 from runyard._services.supervisor import Supervisor
 from runyard._services.sweep_loop import SweepLoop
 from runyard.exceptions import ComputeTargetException
@@ -88,6 +89,7 @@ class Agent:
         self.channel.start()
         self.scheduler = Scheduler(self.services)
         self.sweeps = SweepLoop(self.services)
+        self.keeper = ServiceKeeper(self.services)
         ended = reconcile(self.services)
         if ended:
             log.warning("reconciled runs left by a dead agent: %s", ", ".join(ended))
@@ -108,7 +110,9 @@ class Agent:
             # Sweeps first: the children they start are scheduled in the same pass.
             sweeping = self.sweeps.tick()
             queued_left = self._schedule()
-            if self.supervisors or queued_left or self.unfinished or sweeping:
+            # Deployed services keep the agent: it restarts their processes if they die.
+            serving = self._keep_services()
+            if self.supervisors or queued_left or self.unfinished or sweeping or serving:
                 last_busy = time.monotonic()
             elif time.monotonic() - last_busy > self.idle_seconds:
                 self._close_wake()  # from here submitters see "no agent" and wait for the lock
@@ -117,6 +121,13 @@ class Agent:
                     return
                 self._open_wake()
             self._sleep(SWEEP_POLL if sweeping else POLL)
+
+    def _keep_services(self) -> bool:
+        try:
+            return self.keeper.tick()
+        except Exception:  # e.g. the store is briefly unwritable: try again next pass
+            log.exception("keeping the web services failed")
+            return True
 
     def _schedule(self) -> bool:
         """Starts queued runs while slots or nodes are free; True if some still wait (or a

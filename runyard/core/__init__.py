@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
     from runyard.core.run import Run
     from runyard.core.runconfig import RunConfiguration
     from runyard.core.script_run_config import ScriptRunConfig
+    from runyard.core.webservice import Webservice
     from runyard.core.workspace import Workspace
 
 _EXPORTS = {
@@ -35,6 +36,7 @@ _EXPORTS = {
     "RunConfiguration": "runyard.core.runconfig",
     "ScriptRun": "runyard.core.script_run",
     "get_run": "runyard.core.run",
+    "Webservice": "runyard.core.webservice",
 }
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "RunConfiguration",
     "ScriptRunConfig",
     "VERSION",
+    "Webservice",
     "Workspace",
 ]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -219,6 +219,43 @@ class Model:
             return _download_for_run(workspace, model_name, version)
         return _local_model_path(model_name, version, workspace)
 
+    # ---- deploying ----------------------------------------------------------------------
+    @staticmethod
+    def deploy(
+        workspace: Workspace,
+        name: str,
+        models: Sequence[Model],
+        inference_config: Any = None,
+        deployment_config: Any = None,
+        deployment_target: Any = None,
+        overwrite: bool = False,
+        show_output: bool = False,
+    ) -> Any:
+        """Deploys ``models`` as web service ``name`` (an ACI service unless
+        ``deployment_config`` says otherwise); returns the Webservice, Transitioning: wait
+        for it with ``service.wait_for_deployment(show_output=True)``.
+
+        Raises:
+            WebserviceException: a bad name (3-32 lowercase letters, digits and '-', starting
+                with a letter), an existing one without overwrite=True, a model or the entry
+                script missing, an invalid configuration.
+        """
+        # late: web services load only when a model is deployed
+        from runyard.core.webservice.webservice import deploy
+
+        service = deploy(
+            workspace,
+            name,
+            models,
+            inference_config,
+            deployment_config,
+            deployment_target=deployment_target,
+            overwrite=overwrite,
+        )
+        if show_output:
+            print(f"Deploying service {name} ({service.compute_type}); Running")
+        return service
+
     # ---- metadata ------------------------------------------------------------------------
     def update(
         self,
@@ -386,6 +423,7 @@ __getattr__, __dir__ = lazy_exports(
         "Environment": "runyard.core.environment",
         "Experiment": "runyard.core.experiment",
         "FileDataset": "runyard.data",
+        "InferenceConfig": "runyard.core.inference_config",
         "TabularDataset": "runyard.data",
     },
 )

@@ -316,6 +316,13 @@ class Workspace:
         return {m.name: m for m in Model.list(self, latest=True)}
 
     @property
+    def webservices(self) -> dict[str, Any]:
+        # late: job side (see the note at the top of this module)
+        from runyard.core.webservice import Webservice
+
+        return {s.name: s for s in Webservice.list(self)}
+
+    @property
     def compute_targets(self) -> dict[str, Any]:
         # late: job side (see the note at the top of this module)
         from runyard.core.compute import ComputeTarget
