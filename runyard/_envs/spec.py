@@ -206,7 +206,9 @@ def _add_chainer_recipe(
     pkg_resources) and without build isolation, and its 7.x code needs numpy < 1.24, as in
     the curated Chainer environments. A numpy or setuptools the user pins or constrains is
     left alone."""
-    named = {_name_of(r) for r in [*requirements, *constraints]}
+    # An unpinned "numpy" (the Chainer notebook's conda list has one) still gets the bound.
+    pinned = [r for r in requirements if re.search(r"[<>=!~@]", r)]
+    named = {_name_of(r) for r in [*pinned, *constraints]}
     added = [c for c in CHAINER_CONSTRAINTS if _name_of(c) not in named]
     constraints.extend(added)
     pre_install.extend(p for p in CHAINER_PRE_INSTALL if p not in pre_install)

@@ -8,14 +8,10 @@ import numpy as np
 import pytest
 
 
-def test_chainer_tutorial_trains_registers_and_downloads(
-    runyard_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_chainer_tutorial_trains_registers_and_downloads(tutorial, tmp_path: Path) -> None:
     from runyard.core import Model, Workspace
-    from runyard.quickstart.chainer_tutorial import run_tutorial
 
-    result = run_tutorial(tmp_path / "project", epochs=4)
-    out = capsys.readouterr().out
+    result, out, home = tutorial
 
     assert result["status"] == "Completed"
     # The phases, in v1's order, as wait_for_completion(show_output=True) printed them: the
@@ -39,8 +35,10 @@ def test_chainer_tutorial_trains_registers_and_downloads(
     with np.load(result["model_file"]) as weights:
         assert weights["l1/W"].shape == (100, 784)
 
-    ws = Workspace.get("quickstart")
-    model = Model(ws, "chainer-dnn-mnist")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RUNYARD_HOME", str(home / "home"))
+        ws = Workspace.get("quickstart")
+        model = Model(ws, "chainer-dnn-mnist")
+        path = Path(model.download(target_dir=str(tmp_path / "dl")))
     assert model.version == 1 and model.run_id == result["run_id"]
-    path = Path(model.download(target_dir=str(tmp_path / "dl")))
     assert path.name == "model.npz" and path.stat().st_size > 0

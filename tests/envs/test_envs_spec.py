@@ -125,6 +125,20 @@ def test_unpinned_user_numpy_keeps_the_curated_pin():
     assert spec.no_build_isolation == ("chainer",)
 
 
+def test_an_unpinned_numpy_beside_chainer_gets_the_recipes_bound():
+    # the Chainer notebook's myenv.yml: conda numpy, pip chainer (no curated environment)
+    cd = CondaDependencies.create(conda_packages=["numpy"], pip_packages=["chainer"])
+    env = Environment("myenv")
+    env.python.conda_dependencies = cd
+    spec = spec_of(env)
+    assert "numpy<1.24" in spec.constraints and "setuptools<70" in spec.constraints
+    pinned = Environment("pinned")
+    pinned.python.conda_dependencies = CondaDependencies.create(
+        pip_packages=["chainer", "numpy<1.23"]
+    )
+    assert spec_of(pinned).constraints == ("setuptools<70",)
+
+
 def test_compatible_user_range_is_accepted():
     assert "numpy>=1.20" in spec_of(chainer_with("numpy>=1.20")).requirements
 
