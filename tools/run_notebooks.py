@@ -50,7 +50,7 @@ from nbclient.util import run_sync
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "tests" / "compat" / "notebooks"
 SKIP_TABLE = NOTEBOOKS / "skipped_cells.yml"
-SKIP_REASONS = ("internet", "docker", "gpu", "webservice")
+SKIP_REASONS = ("internet", "docker", "gpu")
 WORKSPACE_NAME = "notebooks"
 # As runyard/quickstart/chainer_tutorial.py writes it: Workspace.from_config() creates the
 # embedded workspace $RUNYARD_HOME/workspaces/<workspace_name> on first use.

@@ -423,5 +423,6 @@ __getattr__, __dir__ = lazy_exports(
         "Dataset": "runyard.core.dataset",
         "Keyvault": "runyard.core.keyvault",
         "Model": "runyard.core.model",
+        "Webservice": "runyard.core.webservice",
     },
 )
