@@ -112,6 +112,7 @@ class Store(abc.ABC):
         *,
         error: RunError | None = None,
         expected: Collection[RunStatus] | None = None,
+        runtime: RunRuntime | None = None,
     ) -> RunInfo | None:
         """Moves a run to ``status`` atomically.
 
@@ -119,7 +120,8 @@ class Store(abc.ABC):
         - ``expected`` given and the current status not in it: returns None, changes
           nothing (compare-and-set, used by the agent to claim queued runs).
         - Sets start_time on the first move to Running, end_time on a terminal status.
-        - ``error`` is stored with it."""
+        - ``error`` is stored with it, and ``runtime`` merged as ``update_run`` does, in
+          the same transaction (only when the status moves)."""
 
     @abc.abstractmethod
     def update_run(

@@ -268,6 +268,7 @@ class SqlStore(
         *,
         error: RunError | None = None,
         expected: Collection[RunStatus] | None = None,
+        runtime: RunRuntime | None = None,
     ) -> RunInfo | None:
         status = RunStatus(status)
         with self._write() as session:
@@ -289,6 +290,8 @@ class SqlStore(
                 row.end_time = now
             if error is not None:
                 row.error = error.to_dict()
+            if runtime is not None:
+                row.runtime = {**row.runtime, **runtime_changes(runtime)}
             session.flush()
             return row.to_entity()
 

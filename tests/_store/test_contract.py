@@ -200,6 +200,18 @@ class TestStatus:
         assert again is None
         assert store.get_run("r1").status is RunStatus.PREPARING
 
+    def test_status_change_merges_runtime_in_the_same_write(self, store):
+        make_run(store, "r1")
+        store.update_run("r1", runtime=RunRuntime(workdir="/w"))
+        moved = store.set_run_status(
+            "r1", RunStatus.PREPARING, expected=[RunStatus.QUEUED], runtime=RunRuntime(agent_pid=7)
+        )
+        assert moved.runtime == RunRuntime(agent_pid=7, workdir="/w")
+        lost = store.set_run_status(
+            "r1", RunStatus.RUNNING, expected=[RunStatus.QUEUED], runtime=RunRuntime(agent_pid=8)
+        )
+        assert lost is None and store.get_run("r1").runtime == moved.runtime
+
     def test_compare_and_set_on_terminal_run_returns_none(self, store):
         make_run(store, "r1")
         canceled = store.set_run_status("r1", RunStatus.CANCELED)
