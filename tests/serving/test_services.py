@@ -33,6 +33,30 @@ def run(raw_data):
     return {"sum": sum(data["data"]) + offset, "pid": os.getpid()}
 """
 
+PROBE = """
+import json, os
+from azureml.core.model import Model
+
+def init():
+    global paths
+    paths = {name: Model.get_model_path(name) for name in ("adder", "other")}
+
+def run(raw_data):
+    data = json.loads(raw_data)
+    if data.get("crash"):
+        os._exit(1)
+    if data.get("allocate_mb"):
+        block = bytearray(data["allocate_mb"] * 1024 * 1024)
+        return len(block)
+    return {
+        "pid": os.getpid(),
+        "paths": paths,
+        "model_dir": os.environ["AZUREML_MODEL_DIR"],
+        "cpus": len(os.sched_getaffinity(0)),
+        "omp": os.environ.get("OMP_NUM_THREADS"),
+    }
+"""
+
 FAILING = """
 def init():
     raise RuntimeError("the model file is corrupt")
@@ -68,6 +92,11 @@ def served(tmp_path_factory, uv_cache_dir):
         app.mkdir()
         (app / "score.py").write_text(SCORE)
         (app / "failing.py").write_text(FAILING)
+        (app / "probe.py").write_text(PROBE)
+        other = root / "other"
+        other.mkdir()
+        (other / "weights.bin").write_bytes(b"w")
+        models["other"] = Model.register(ws, str(other), "other")
         yield ws, models, app
         stop_agent(ws._services.layout, timeout=30)
         serving = LocalServing(ws._services.layout.services_dir)
@@ -82,14 +111,29 @@ def _env():
     return Environment("serving-test")
 
 
-def _deploy(served, name, *, script="score.py", auth=True, version=1, **config):
+def _deploy(
+    served,
+    name,
+    *,
+    script="score.py",
+    auth=True,
+    version=1,
+    models=None,
+    kind=None,
+    overwrite=False,
+    **config,
+):
     from runyard.core.model import InferenceConfig, Model
     from runyard.core.webservice import AciWebservice
 
-    ws, models, app = served
+    ws, registered, app = served
     inference = InferenceConfig(entry_script=script, environment=_env(), source_directory=str(app))
-    deploy_config = AciWebservice.deploy_configuration(auth_enabled=auth, **config)
-    return Model.deploy(ws, name, [models[version]], inference, deploy_config)
+    if kind is None:
+        deploy_config = AciWebservice.deploy_configuration(auth_enabled=auth, **config)
+    else:
+        deploy_config = kind.deploy_configuration(**config)
+    chosen = [registered[m] for m in models] if models else [registered[version]]
+    return Model.deploy(ws, name, chosen, inference, deploy_config, overwrite=overwrite)
 
 
 def _post(uri, body, key=None, client=httpx):
@@ -189,17 +233,21 @@ def test_a_failing_init_leaves_the_service_failed_with_its_traceback(served):
 
 
 def _hammer(uri, key, stop, failures, answers, keep_alive):
-    client = httpx.Client() if keep_alive else httpx
-    while not stop.is_set():
-        try:
-            resp = _post(uri, '{"data": [1]}', key, client=client)
-        except httpx.HTTPError as exc:
-            failures.append(repr(exc))
-            continue
-        if resp.status_code != 200:
-            failures.append(f"{resp.status_code} {resp.text}")
-        else:
-            answers.append(resp.json()["sum"])
+    client = httpx.Client() if keep_alive else None
+    try:
+        while not stop.is_set():
+            try:
+                resp = _post(uri, '{"data": [1]}', key, client=client or httpx)
+            except httpx.HTTPError as exc:
+                failures.append(repr(exc))
+                continue
+            if resp.status_code != 200:
+                failures.append(f"{resp.status_code} {resp.text}")
+            else:
+                answers.append(resp.json()["sum"])
+    finally:
+        if client is not None:
+            client.close()
 
 
 def test_update_to_a_new_model_version_drops_no_request(served, wait_until):
@@ -326,3 +374,109 @@ def test_tags_change_at_once_without_a_new_version(adder):
     adder.update(tags={"kind": "retagged"})
     assert adder.tags == {"kind": "retagged"} and adder.state == "Healthy"
     assert adder.serialize()["version"] == version
+
+
+def test_multi_model_layout_limits_and_replicas(served):
+    from runyard.core.webservice import AksWebservice
+    from runyard.exceptions import WebserviceException
+
+    service = _deploy(
+        served,
+        "probe-svc",
+        script="probe.py",
+        models=[1, "other"],
+        kind=AksWebservice,
+        num_replicas=2,
+        cpu_cores=1,
+        memory_gb=0.5,
+        auth_enabled=False,
+    )
+    service.wait_for_deployment(timeout_sec=600)
+    answer = service.run("{}")
+    root = Path(answer["model_dir"])
+    assert root.name == "azureml-models"  # several models: their common folder
+    assert answer["paths"] == {
+        "adder": str(root / "adder" / "1" / "model.json"),
+        "other": str(root / "other" / "1" / "other"),
+    }
+    assert (answer["cpus"], answer["omp"]) == (1, "1")
+    # 512 MB of data segment per scoring process: a 1 GB allocation fails, the service lives
+    with pytest.raises(WebserviceException, match="MemoryError"):
+        service.run('{"allocate_mb": 1024}')
+    assert service.run('{"allocate_mb": 16}') == 16 * 1024 * 1024
+    # two scoring processes share the port
+    pids = {service.run("{}")["pid"] for _ in range(40)}  # a new connection each
+    assert len(pids) == 2, pids
+    assert service.compute_type == "AKS"
+    service.delete()
+
+
+def test_repeated_crashes_mark_the_service_unhealthy(served, wait_until):
+    from runyard._services import serving
+    from runyard.exceptions import WebserviceException
+
+    service = _deploy(served, "crashy-svc", script="probe.py", models=[1, "other"], auth=False)
+    service.wait_for_deployment(timeout_sec=600)
+    services = service.workspace._services
+    for crash in range(3):
+        wait_until(lambda: service.state in ("Healthy", "Unhealthy"), what="serving again")
+        with pytest.raises(WebserviceException):  # the process dies under the request
+            service.run('{"crash": true}')
+        wait_until(
+            lambda n=crash: serving.view(services, service.name).restarts == n + 1,
+            what=f"restart {crash + 1}",
+        )
+    wait_until(lambda: service.state == "Unhealthy", what="Unhealthy")
+    view = serving.view(services, service.name)
+    assert "3 times in the last 60 s" in view.error and "exited with code 1" in view.error
+
+    def answers():
+        try:
+            return service.run("{}")["pid"]
+        except WebserviceException:  # 503 while the restarted process runs init()
+            return None
+
+    wait_until(answers, timeout=60, what="answering again")
+    service.delete()
+
+
+def test_a_machine_restart_brings_services_back_on_their_port_and_keys(served, wait_until):
+    from runyard._services import serving
+    from runyard._serving.local import _all_pids, _environ
+    from runyard.core.webservice import LocalWebservice, Webservice
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    service = _deploy(served, "local-svc", kind=LocalWebservice, port=port)
+    service.wait_for_deployment(timeout_sec=600)
+    assert service.port == port and service.compute_type == "Local"
+    assert service.run('{"data": [1]}')["sum"] == 2  # auth off: v1's Local default
+    ws = served[0]
+    services = ws._services
+    # everything of the workspace dies at once, as in a power cut
+    marker = f"RUNYARD_SERVICE_AUTH={services.layout.services_dir}".encode()
+    victims = [pid for pid in _all_pids() if any(e.startswith(marker) for e in _environ(pid))]
+    victims += serving.view(services, "local-svc").info.state["pids"][:1]
+    victims.append(agent_pid(services.layout))
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: agent_pid(services.layout) is None, what="the agent gone")
+    # the first look at a service starts the agent, which starts every service again
+    assert Webservice(ws, "local-svc").port == port
+    wait_until(lambda: Webservice(ws, "local-svc").state == "Healthy", timeout=120, what="back")
+    assert LocalWebservice(ws, "local-svc").run('{"data": [1]}')["sum"] == 2
+    service.delete()
+
+
+def test_overwrite_keeps_the_port_and_the_keys(served):
+    first = _deploy(served, "over-svc")
+    first.wait_for_deployment(timeout_sec=600)
+    keys, port = first.get_keys(), first.port
+    second = _deploy(served, "over-svc", version=2, overwrite=True)
+    second.wait_for_deployment(timeout_sec=600)
+    assert (second.port, second.get_keys()) == (port, keys)
+    assert _post(second.scoring_uri, '{"data": [1]}', keys[1]).json()["sum"] == 101
+    second.update(auth_enabled=False)
+    assert _post(second.scoring_uri, '{"data": [1]}').status_code == 200
+    second.delete()
