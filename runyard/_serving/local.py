@@ -41,7 +41,7 @@ class LocalServing(ServingBackend):
 
     def __init__(self, services_dir: Path) -> None:
         self.services_dir = services_dir
-        self._started: list[subprocess.Popen[bytes]] = []  # hosts this process started
+        self._started: dict[Path, subprocess.Popen[bytes]] = {}  # hosts started here
 
     def folder(self, name: str) -> Path:
         return self.services_dir / name
@@ -119,7 +119,9 @@ class LocalServing(ServingBackend):
                     os.kill(pid, signal.SIGKILL)
         # Workers left by a host killed -9 end with it (PDEATHSIG), draining; wait for them.
         self._kill_workers(folder)
-        self._reap()
+        proc = self._started.pop(folder, None)
+        if proc is not None:  # started here: reap it
+            proc.wait(STOP_TIMEOUT)
 
     # ---- helpers ----------------------------------------------------------------------------
     def _start(self, folder: Path) -> None:
@@ -127,19 +129,20 @@ class LocalServing(ServingBackend):
         path = _jobenv.package_pythonpath(env)
         if path:
             env["PYTHONPATH"] = path
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "runyard._serving.host", str(folder)],
-            cwd=folder,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(folder / LOG, "ab"),  # noqa: SIM115 - the child owns it
-            start_new_session=True,
-        )
-        self._started.append(proc)
+        with open(folder / LOG, "ab") as log:  # the host's own errors, before it logs
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "runyard._serving.host", str(folder)],
+                cwd=folder,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
+        self._started[folder] = proc
 
     def _reap(self) -> None:
-        self._started = [p for p in self._started if p.poll() is None]
+        self._started = {f: p for f, p in self._started.items() if p.poll() is None}
 
     def _host_pid(self, folder: Path) -> int | None:
         """The pid of the host holding ``folder``'s lock (checked against its command line:
