@@ -48,6 +48,8 @@ PROVIDED_BY_RUNYARD = frozenset(
         "azureml-telemetry",
         "azureml-opendatasets",
         "azureml-mlflow",
+        "azureml-inference-server-http",
+        "azureml-contrib-services",
     }
 )
 
@@ -146,6 +148,13 @@ def resolve_spec(
         pkg = _name_of(line)
         if pkg in PROVIDED_BY_RUNYARD:
             notes.append(f"{line}: provided by Runyard (azureml.* resolves to runyard), skipped.")
+            continue
+        if pkg is not None and pkg.startswith("azureml-"):
+            # the real package would shadow Runyard's azureml.* (and pull the Azure SDK)
+            notes.append(
+                f"{line}: skipped: azureml.* resolves to Runyard, which has no {pkg}; what "
+                "its imports need is listed in the README's 'Supported azureml v1 names'."
+            )
             continue
         requirements.append(line)
     build = python.get("runyardBuild") or {}

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -158,3 +159,17 @@ def test_docker_notice_names_the_unused_image():
     assert notice is not None
     assert notice.startswith("Docker image 'mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04")
     assert "was not used: Runyard runs jobs in a uv virtualenv" in notice
+
+
+def test_azureml_packages_are_never_installed():
+    cd = CondaDependencies.create(
+        pip_packages=["azureml-defaults", "azureml-inference-server-http", "azureml-fsspec", "six"]
+    )
+    env = Environment("serve")
+    env.python.conda_dependencies = cd
+    resolved = resolve_spec(env._serialize_to_dict())
+    assert [r for r in resolved.spec.requirements if "azureml" in r] == []
+    assert "six" in resolved.spec.requirements
+    notes = "\n".join(resolved.notes)
+    assert re.search(r"azureml-inference-server-http\S*: provided by Runyard", notes)
+    assert re.search(r"azureml-fsspec\S*: skipped: azureml.* resolves to Runyard, which", notes)
