@@ -6,7 +6,17 @@ from __future__ import annotations
 import typer
 
 import runyard
-from runyard.cli import agent, compat, compute, envs, models, quickstart, runs, workspace
+from runyard.cli import (
+    agent,
+    compat,
+    compute,
+    envs,
+    models,
+    quickstart,
+    runs,
+    services,
+    workspace,
+)
 from runyard.cli._common import console, set_debug
 
 app = typer.Typer(help="Runyard: self-hosted ML runs, metrics and models (Azure ML v1 names).")
@@ -17,6 +27,7 @@ app.add_typer(agent.app, name="agent")
 app.add_typer(envs.app, name="envs")
 app.add_typer(compat.app, name="compat")
 app.add_typer(compute.app, name="compute")
+app.add_typer(services.app, name="services")
 app.registered_commands.extend(quickstart.app.registered_commands)
 
 
