@@ -15,7 +15,10 @@ from types import ModuleType
 
 README_HINT = "the README section 'Supported azureml v1 names' lists what Runyard implements"
 # azureml paths whose Runyard module has another name; all others map azureml.X -> runyard.X.
-RENAMES: dict[str, str] = {}
+RENAMES: dict[str, str] = {
+    "azureml.contrib": "runyard.scoring.contrib",
+    "azureml.contrib.services": "runyard.scoring.contrib.services",
+}
 
 
 def runyard_name(fullname: str) -> str:
