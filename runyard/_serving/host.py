@@ -417,6 +417,9 @@ class Host:
         # Only now may others signal us (a SIGHUP before the handler would end the host);
         # launch.json is read after, so an update written before this is not missed.
         write_json(self.folder / PID, {"pid": os.getpid()})
+        previous = read_json(self.folder / STATUS) or {}
+        self.port = previous.get("port")  # kept until this host has bound its own
+        self.write_status()  # this host's, Transitioning: an older host's status is gone
         launch = self.read_launch()
         if launch is None:
             self.note(f"no {LAUNCH} in {self.folder}; nothing to serve")

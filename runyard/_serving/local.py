@@ -65,6 +65,9 @@ class LocalServing(ServingBackend):
         state = str(data.get("state") or TRANSITIONING)
         if not alive and state != FAILED:
             state = TRANSITIONING  # gone: the agent starts it again
+        host = (read_json(folder / PID) or {}).get("pid")
+        if alive and (data.get("pids") or [None])[0] != host:
+            state = TRANSITIONING  # a new host, which has not written its status yet
         port = data.get("port")
         return ServiceReport(
             state=state,

@@ -1,8 +1,10 @@
-"""The worker's HTTP side, a bare ASGI app: ``POST|GET /score``, ``GET /`` (liveness) and
-``GET /swagger.json``.
+"""The worker's HTTP side: a FastAPI app with ``POST|GET /score``, ``GET /`` (liveness)
+and ``GET /swagger.json``.
 
-Bare on purpose: a scoring request goes through one function (no router, middleware,
-request model or dependency injection) to the script thread and back.
+FastAPI routes each path to a plain ASGI endpoint of ``ScoringApp``: a scoring request goes
+through one function (no request model, validation or dependency injection per request) to
+the script thread and back. FastAPI's own docs and OpenAPI routes are off: the service's
+swagger.json is v1's, shaped by the script's inference_schema decorators.
 """
 
 from __future__ import annotations
@@ -11,6 +13,11 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from runyard.scoring import replies
 from runyard.scoring.auth import ServiceKeys
@@ -89,23 +96,30 @@ class ScoringApp:
         )
         self.ready = True
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            if scope["type"] == "lifespan":
-                await _lifespan(receive, send)
-            return
-        path = scope["path"]
-        if path == "/score":
-            await self._score(scope, receive, send)
-        elif path == "/":
-            if scope["method"] not in ("GET", "HEAD"):
-                await _send(send, _NOT_ALLOWED_GET)
-            else:
-                await _send(send, _HEALTHY if self.ready else _STARTING)
-        elif path == "/swagger.json":
-            await _send(send, self._swagger_reply(scope))
+    def fastapi(self) -> FastAPI:
+        """The FastAPI app uvicorn serves: one route per path, each an ASGI endpoint here
+        (every method reaches it; each answers 405 itself, with v1's Allow header)."""
+        app = FastAPI(
+            title=self._settings.service_name, docs_url=None, redoc_url=None, openapi_url=None
+        )
+        app.router.routes.extend(
+            [
+                Route("/score", _Endpoint(self._score)),
+                Route("/", _Endpoint(self._liveness)),
+                Route("/swagger.json", _Endpoint(self._swagger_endpoint)),
+            ]
+        )
+        app.add_exception_handler(404, _not_found)
+        return app
+
+    async def _liveness(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            await _send(send, _NOT_ALLOWED_GET)
         else:
-            await _send(send, _NOT_FOUND)
+            await _send(send, _HEALTHY if self.ready else _STARTING)
+
+    async def _swagger_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _send(send, self._swagger_reply(scope))
 
     async def _score(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -175,11 +189,16 @@ class ScoringApp:
         return Reply(200, replies.headers_for(document), document)
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+class _Endpoint:
+    """An ASGI callable object: Starlette's Route passes such an endpoint scope, receive and
+    send as they are (a function would be wrapped into a Request/Response handler)."""
+
+    def __init__(self, handler: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self._handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._handler(scope, receive, send)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return Response(_NOT_FOUND.body, 404, media_type="application/json")

@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     script = EntryScript(settings.entry_script, settings.source_directory)
     app = ScoringApp(settings, script, thread)
     config = uvicorn.Config(
-        app,
+        app.fastapi(),
         host=args.host,
         port=args.port or 0,
         http=http,

@@ -237,7 +237,7 @@ def test_importing_the_worker_loads_neither_sqlalchemy_nor_other_runyard_layers(
     env = scoring_env(scripts.write(PID_SCRIPT))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     modules = json.loads(out.stdout)
-    heavy = {"sqlalchemy", "alembic", "pydantic", "fastapi", "typer", "rich", "fsspec", "yaml"}
+    heavy = {"sqlalchemy", "alembic", "typer", "rich", "fsspec", "yaml"}
     assert sorted(m for m in modules if m.split(".")[0] in heavy) == []
     runyard = [m for m in modules if m.split(".")[0] == "runyard"]
     allowed = {"runyard", "runyard._jobenv"}
