@@ -9,6 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPED = ["runyard/_store", "runyard/_services", "runyard/_compute", "runyard/_entities.py"]
+TYPED += ["runyard/_serving", "runyard/scoring"]
 # plain mypy (no strict flags)
 SDK = ["runyard/core", "runyard/train", "runyard/data", "runyard/widgets"]
 LINTED = ["runyard", "tests", "benchmarks", "tools"]
