@@ -1,6 +1,14 @@
-"""The process a local job runs under: ``python -m runyard._compute.job_wrapper STATUS -- ARGV``.
+"""The process a local job runs under, a child subreaper that outlives the agent if need be.
 
-It starts ARGV (the job's interpreter, script and arguments) as its child and:
+Two ways to start it:
+- ``python -m runyard._compute.job_wrapper STATUS -- ARGV``: one wrapper process per job;
+- ``python runyard/_compute/job_wrapper.py --launcher``: the agent's one long-lived launcher
+  (``launcher.py`` talks to it over the socket on its stdin). For each job it forks a copy of
+  itself that becomes the job's wrapper, so a job no longer waits for an interpreter to
+  start before its own does.
+
+Either way the wrapper starts ARGV (the job's interpreter, script and arguments) as its
+child and:
 - is a child subreaper (``PR_SET_CHILD_SUBREAPER``), so descendants that leave the job's
   session or lose their parent are re-parented here, not to pid 1, and can still be found;
 - records the child's exit status durably in STATUS (written to a temporary file, fsynced,
@@ -15,20 +23,33 @@ standard library: it runs under the agent's Python, whatever the job's environme
 
 from __future__ import annotations
 
-# Imports are few on purpose: this process starts before every local job, so each module
-# it loads is paid on every run (json is loaded only by read_status, in the agent).
+# Standard library only, and little of it: the per-job form (used where the launcher
+# cannot be, without pidfds) starts before its job.
+import contextlib
 import ctypes
+import json
 import os
+import select
 import signal
+import socket
 import sys
+from typing import Any, NoReturn
 
 _PR_SET_CHILD_SUBREAPER = 36
+# Popen's restore_signals: Python ignores these, and an ignored signal stays ignored in a
+# program started from it.
+_RESTORED = tuple(
+    getattr(signal, n) for n in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, n)
+)
+_libc: ctypes.CDLL | None = None
 
 
 def _become_subreaper() -> bool:
+    global _libc
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        return bool(_libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (OSError, AttributeError):  # not Linux: the marker scan still finds the job
         return False
 
@@ -73,9 +94,6 @@ def write_status(path: os.PathLike[str] | str, returncode: int) -> None:
 
 def read_status(path: os.PathLike[str] | str) -> int | None:
     """The exit code a wrapper recorded, or None when none was (yet)."""
-    # late: the agent reads statuses; the wrapper, which starts before every job, only writes
-    import json
-
     try:
         with open(path) as f:
             data = json.loads(f.read())
@@ -85,19 +103,15 @@ def read_status(path: os.PathLike[str] | str) -> int | None:
     return code if isinstance(code, int) else None
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) < 3 or argv[1] != "--":
-        print("usage: python -m runyard._compute.job_wrapper STATUS -- ARGV...", file=sys.stderr)
-        return 2
-    status = argv[0]
+def supervise(status: str, argv: list[str], env: dict[str, str]) -> int:
+    """Runs ``argv`` to its end as this process's child; returns its exit code (negative:
+    the signal that killed it) once its status is recorded and its leftovers killed."""
     _become_subreaper()
-    child = os.posix_spawnp(argv[2], argv[2:], os.environ)
+    child = os.posix_spawnp(argv[0], argv, env, setsigdef=_RESTORED)
 
     def forward(signum: int, frame: object) -> None:
-        try:  # noqa: SIM105 - contextlib would be one more import before every job
+        with contextlib.suppress(ProcessLookupError):
             os.kill(child, signum)
-        except ProcessLookupError:
-            pass
 
     # A handler, not SIG_IGN: ignored signals would stay ignored in the child after exec.
     signal.signal(signal.SIGTERM, forward)
@@ -105,18 +119,158 @@ def main(argv: list[str]) -> int:
     code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
     write_status(status, code)
     for pid in _descendants(os.getpid()):
-        try:  # noqa: SIM105 - as above
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     try:
         while os.waitpid(-1, 0)[0] > 0:  # reap what was re-parented here
             pass
     except ChildProcessError:
         pass
+    return code
+
+
+def _die_as(code: int) -> None:
+    """Ends this process the way the job ended: by the same signal, or with its code."""
     if code < 0:
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
+
+
+# ---- the launcher: one process that forks every job's wrapper ---------------------------
+# Its stdin is a stream socket to the agent. A request is a 4-byte big-endian length and a
+# JSON object {argv, cwd, env, status, umask}, sent with the job's driver log as the one
+# descriptor (SCM_RIGHTS); the answer, the same framing, is {"pid": the wrapper's pid} with
+# a pidfd of the wrapper attached, or {"error": why}.
+
+
+def receive(sock: socket.socket) -> tuple[bytes, list[int]] | None:
+    """One framed message and the descriptors sent with it; None at end of stream."""
+    data, fds, _, _ = socket.recv_fds(sock, 65536, 4)
+    while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
+        more = sock.recv(65536) if data else b""
+        if not more:
+            for fd in fds:
+                os.close(fd)
+            return None
+        data += more
+    return data[4:], fds
+
+
+def send(sock: socket.socket, body: bytes, fds: list[int]) -> None:
+    """One framed message; ``fds`` go with its first bytes."""
+    data = len(body).to_bytes(4, "big") + body
+    sent = socket.send_fds(sock, [data], fds)
+    if sent < len(data):  # cut short by a signal: the rest goes on its own
+        sock.sendall(data[sent:])
+
+
+def _start_wrapper(request: dict[str, Any], log_fd: int, own: list[int]) -> NoReturn:
+    """In the forked child: become the job's wrapper, then end as the job did."""
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in own:
+            os.close(fd)
+        os.setsid()
+        os.umask(int(request["umask"]))
+        null = os.open(os.devnull, os.O_RDONLY)  # fd 0 was the socket: null may be 0
+        if null == 0:
+            os.set_inheritable(0, True)
+        else:
+            os.dup2(null, 0)
+            os.close(null)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        os.chdir(request["cwd"])
+        env = {str(k): str(v) for k, v in request["env"].items()}
+        os.environ.clear()  # posix_spawnp looks the program up on the job's PATH
+        os.environ.update(env)
+        code = supervise(str(request["status"]), [str(a) for a in request["argv"]], env)
+    except BaseException as exc:  # never back into the launcher's loop
+        with contextlib.suppress(OSError):
+            os.write(2, f"Runyard: the job could not be started: {exc}\n".encode())
+        with contextlib.suppress(OSError):
+            if not os.path.exists(str(request.get("status"))):
+                write_status(str(request["status"]), code)
+    finally:
+        _die_as(code)
+        os._exit(code & 0xFF)
+
+
+def _launch(sock: socket.socket, body: bytes, fds: list[int], own: list[int]) -> None:
+    if len(fds) != 1:
+        for fd in fds:
+            os.close(fd)
+        send(sock, b'{"error": "a launch request carries the driver log, and only it"}', [])
+        return
+    try:
+        request = json.loads(body)
+        pid = os.fork()
+    except (ValueError, OSError) as exc:
+        os.close(fds[0])
+        send(sock, json.dumps({"error": str(exc)}).encode(), [])
+        return
+    if pid == 0:
+        _start_wrapper(request, fds[0], own)
+    os.close(fds[0])
+    pidfd = os.pidfd_open(pid)  # before any reaping: it is this child, whatever happens
+    try:
+        send(sock, json.dumps({"pid": pid}).encode(), [pidfd])
+    finally:
+        os.close(pidfd)
+
+
+def _reap() -> None:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def serve() -> int:
+    """The launcher's loop: starts the jobs the agent asks for until its socket closes (the
+    agent stopped or died), then waits for the jobs still running and exits."""
+    sock = socket.socket(fileno=0)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # select wakes on wake_r
+    own = [sock.fileno(), wake_r, wake_w]
+    while True:
+        ready, _, _ = select.select([sock.fileno(), wake_r], [], [])
+        if wake_r in ready:
+            with contextlib.suppress(BlockingIOError):
+                while os.read(wake_r, 4096):
+                    pass
+            _reap()
+        if sock.fileno() in ready:
+            message = receive(sock)
+            if message is None:
+                break
+            _launch(sock, *message, own)
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    sock.close()
+    try:
+        while os.waitpid(-1, 0)[0] > 0:  # no job of ours is left a zombie
+            pass
+    except ChildProcessError:
+        pass
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["--launcher"]:
+        return serve()
+    if len(argv) < 3 or argv[1] != "--":
+        print("usage: python -m runyard._compute.job_wrapper STATUS -- ARGV...", file=sys.stderr)
+        return 2
+    code = supervise(argv[0], argv[2:], dict(os.environ))
+    _die_as(code)
     return code
 
 

@@ -4,8 +4,10 @@ A job's process starts in a session of its own, with the run id in its environme
 (``AZUREML_RUN_ID``). Every process it starts inherits that variable, so "every process of
 the job" is found even for descendants that left its session or were reparented to pid 1:
 the session's group, plus each process whose environment carries the run id. A job given a
-``status_file`` runs under ``job_wrapper.py`` (a child subreaper that records its exit status
-durably and kills what it left running).
+``status_file`` runs under a wrapper (``job_wrapper.py``: a child subreaper that records its
+exit status durably and kills what it left running), forked by the agent's launcher
+(``launcher.py``) where it can be; the wrapper leads the job's session, and its pid is the
+job's.
 """
 
 from __future__ import annotations
@@ -19,61 +21,102 @@ import sys
 from pathlib import Path
 
 from runyard import _jobenv
+from runyard._compute import launcher
 from runyard._compute.base import JobHandle, JobSpec
+from runyard._compute.job_wrapper import read_status
 from runyard._config import user_umask
 from runyard._entities import JobRef
 
-_PROC = Path("/proc")
-_WRAPPER = str(Path(__file__).with_name("job_wrapper.py"))
+
+def _has_variable(pid: int, entry: bytes) -> bool:
+    """True when the process's environment holds ``entry`` (``NAME=value``) exactly."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = f.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    # entry in environ.split(b"\0"), without splitting every process's environment
+    framed = b"\0" + entry
+    return (
+        framed + b"\0" in environ
+        or environ.startswith(entry + b"\0")
+        or environ.endswith(framed)
+        or environ == entry
+    )
 
 
 def process_of_run(pid: int, run_id: str) -> bool:
     """True when ``pid`` is alive and belongs to that run's job (a reused pid does not)."""
-    try:
-        environ = (_PROC / str(pid) / "environ").read_bytes()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return False
-    return f"{_jobenv.RUN_ID}={run_id}".encode() in environ.split(b"\0")
+    return _has_variable(pid, f"{_jobenv.RUN_ID}={run_id}".encode())
 
 
 def processes_of_run(run_id: str) -> list[int]:
     """Every live process whose environment carries the run id, this one excepted (an agent
     started from inside a job inherits that job's variables)."""
     own = os.getpid()
-    found = []
-    for entry in _PROC.iterdir():
-        pid = int(entry.name) if entry.name.isdigit() else own
-        if pid != own and process_of_run(pid, run_id):
-            found.append(pid)
-    return found
+    entry = f"{_jobenv.RUN_ID}={run_id}".encode()
+    # Plain strings, not Paths: this reads every process of the machine at each run's end.
+    return [
+        pid
+        for name in os.listdir("/proc")
+        if name.isdigit() and (pid := int(name)) != own and _has_variable(pid, entry)
+    ]
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return int(stat.rpartition(")")[2].split()[2])  # after the name: state, ppid, pgrp
 
 
 def signal_job(run_id: str, leader: int, sig: int) -> None:
-    """Sends ``sig`` to the job's process group (while its leader is the run's: a pid can be
-    reused once the leader is reaped) and to every process of the run."""
-    if process_of_run(leader, run_id):
+    """Sends ``sig`` to the job's process group (while it is the run's: a pid can be reused
+    once the leader is reaped) and to every process of the run.
+
+    The group is the run's while its leader is, or while a process of the run is in it: a
+    wrapper forked by the launcher carries the launcher's environment, not the run id, and
+    no new process gets a pid that a live group still holds."""
+    pids = processes_of_run(run_id)
+    if process_of_run(leader, run_id) or any(_group_of(pid) == leader for pid in pids):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(leader, sig)
-    for pid in processes_of_run(run_id):
+    for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
 
 
 class LocalJobHandle(JobHandle):
-    """A job started here (``popen`` set) or found again after an agent restart."""
+    """A job started here (``popen`` set, or ``pidfd`` of a wrapper the launcher forked) or
+    found again after an agent restart."""
 
     def __init__(
-        self, backend: str, run_id: str, pid: int, popen: subprocess.Popen[bytes] | None
+        self,
+        backend: str,
+        run_id: str,
+        pid: int,
+        popen: subprocess.Popen[bytes] | None,
+        *,
+        pidfd: int | None = None,
+        status_file: Path | None = None,
     ) -> None:
         self._ref = JobRef(backend=backend, job_id=str(pid))
         self.run_id, self.pid, self._popen = run_id, pid, popen
-        self._pidfd: int | None = None
+        # A launcher's wrapper is not our child: its end is seen on the pidfd, its code in
+        # the status file it writes before it ends.
+        self._pidfd = pidfd
+        self._status_file = status_file
+        self._code: int | None = None
 
     @property
     def ref(self) -> JobRef:
         return self._ref
 
     def wait(self, timeout: float) -> int | None:
+        if self._status_file is not None and self._popen is None:
+            return self._wait_wrapper(timeout)
         if self._popen is None:
             return None
         code = self._popen.poll()
@@ -84,10 +127,21 @@ class LocalJobHandle(JobHandle):
                 code = self._popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 return None
-        if code is not None and self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = -1  # closed: never opened again
+        if code is not None:
+            self._close_pidfd()
         return code
+
+    def _wait_wrapper(self, timeout: float) -> int | None:
+        if self._code is None and self._pidfd is not None and self._pidfd >= 0:
+            ready, _, _ = select.select([self._pidfd], [], [], timeout)
+            if not ready:
+                return None
+            self._close_pidfd()
+            assert self._status_file is not None
+            code = read_status(self._status_file)
+            # No status: the wrapper itself was killed (SIGKILL of the job's group).
+            self._code = -signal.SIGKILL if code is None else code
+        return self._code
 
     def _wait_pidfd(self, timeout: float) -> bool:
         """Waits for the process's exit on a pidfd (Linux): the exit is seen at once, where
@@ -102,9 +156,21 @@ class LocalJobHandle(JobHandle):
         ready, _, _ = select.select([self._pidfd], [], [], timeout)
         return bool(ready)
 
+    def _close_pidfd(self) -> None:
+        if self._pidfd is not None and self._pidfd >= 0:
+            os.close(self._pidfd)
+            self._pidfd = -1  # closed: never opened again
+
+    def __del__(self) -> None:
+        self._close_pidfd()
+
     def running(self) -> bool:
         if self._popen is not None and self._popen.poll() is None:
             return True
+        if self._popen is None and self._pidfd is not None and self._pidfd >= 0:
+            ready, _, _ = select.select([self._pidfd], [], [], 0)
+            if not ready:
+                return True
         return bool(processes_of_run(self.run_id))
 
     def cancel(self, *, force: bool = False) -> None:
@@ -117,11 +183,20 @@ class LocalProcesses:
     compute_type: str
 
     def launch(self, job: JobSpec) -> JobHandle:
+        if job.status_file is not None and launcher.available():
+            try:
+                pid, pidfd = launcher.launcher().start(job, user_umask())
+            except launcher.LauncherGone:
+                signal_job(job.run_id, -1, signal.SIGKILL)  # it may have started: no orphan
+                raise
+            return LocalJobHandle(
+                self.compute_type, job.run_id, pid, None, pidfd=pidfd, status_file=job.status_file
+            )
         argv = list(job.argv)
         if job.status_file is not None:
             # -S -E: the wrapper is standard library only, and starts fast whatever the
             # job's PYTHONPATH holds; the job itself gets its environment unchanged.
-            argv = [sys.executable, "-S", "-E", _WRAPPER, str(job.status_file), "--", *argv]
+            argv = [sys.executable, "-S", "-E", launcher.WRAPPER, str(job.status_file), "--", *argv]
         with open(job.driver_log, "ab") as out:
             popen = subprocess.Popen(
                 argv,

@@ -247,14 +247,13 @@ class Agent:
         """Queued -> Preparing (a new run), or -> Starting (a prepared run given its node)."""
         status = RunStatus.PREPARING if python is None else RunStatus.STARTING
         claimed = self.services.store.set_run_status(
-            info.run_id, status, expected={RunStatus.QUEUED}
+            info.run_id,
+            status,
+            expected={RunStatus.QUEUED},
+            runtime=RunRuntime(agent_pid=os.getpid(), node_id=node_id),
         )
         if claimed is None:
             return False
-        if node_id is not None:
-            claimed = self.services.store.update_run(
-                info.run_id, runtime=RunRuntime(node_id=node_id)
-            )
         sup = Supervisor(
             self.services,
             claimed,

@@ -71,9 +71,12 @@ _gc_paused = _GcPause()
 class SpoolIngester:
     """Moves complete spool records into the store, remembering the ingested offset."""
 
-    def __init__(self, services: Services, run_id: str, path: Path) -> None:
+    def __init__(
+        self, services: Services, run_id: str, path: Path, *, offset: int | None = None
+    ) -> None:
+        """``offset``: where ingesting starts when the caller knows it (a new spool: 0)."""
         self.services, self.run_id, self.path = services, run_id, path
-        self.offset = services.store.get_spool_offset(run_id)
+        self.offset = services.store.get_spool_offset(run_id) if offset is None else offset
 
     def ingest(self) -> None:
         while True:

@@ -45,6 +45,7 @@ from runyard.exceptions import EnvironmentBuildStopped, RunyardError
 
 log = logging.getLogger(__name__)
 
+_experiment_ids: dict[tuple[str, str], str] = {}  # (workspace root, experiment name) -> id
 EXIT_STATUS = "exit_status.json"  # in the job folder: the job's exit code, written durably
 TICK = 0.5  # seconds between spool ingests / live log uploads / cancel checks
 KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL of a canceled job
@@ -80,6 +81,7 @@ class Supervisor(threading.Thread):
     ) -> None:
         super().__init__(name=f"supervisor-{info.run_id}", daemon=True)
         self.services, self.run_id, self.agent_pid = services, info.run_id, agent_pid
+        self.claimed = info  # as the agent's claim left it
         self.target, self.backend = info.target, backend
         self.on_exit = on_exit  # wakes the agent: a slot is free
         self.stop_requested = threading.Event()
@@ -92,6 +94,7 @@ class Supervisor(threading.Thread):
         self.max_duration: float | None = None  # maxRunDurationSeconds of the definition
         self.timed_out = False
         self.unfinished: RunError | None = None  # set when the run could not be ended
+        self.fresh_spool = False  # the job's spool was made by this supervisor
 
     def run(self) -> None:
         try:
@@ -124,10 +127,11 @@ class Supervisor(threading.Thread):
         status: RunStatus,
         error: RunError | None = None,
         expected: Collection[RunStatus] | None = None,
+        runtime: RunRuntime | None = None,
     ) -> RunInfo | None:
         try:
             return self.services.store.set_run_status(
-                self.run_id, status, error=error, expected=expected
+                self.run_id, status, error=error, expected=expected, runtime=runtime
             )
         except RunyardError as exc:  # already terminal (canceled under us): keep it
             log.info("run %s: not moved to %s: %s", self.run_id, status, exc)
@@ -141,8 +145,9 @@ class Supervisor(threading.Thread):
 
     def _run(self) -> None:
         store = self.services.store
-        store.update_run(self.run_id, runtime=RunRuntime(agent_pid=self.agent_pid))
-        info = store.get_run(self.run_id)
+        info = self.claimed
+        if info.runtime.agent_pid != self.agent_pid:  # not claimed with our pid (one write)
+            info = store.update_run(self.run_id, runtime=RunRuntime(agent_pid=self.agent_pid))
         python = self.python or self._prepared(info)
         self.preparing = False
         if python is None:
@@ -166,11 +171,9 @@ class Supervisor(threading.Thread):
             self._set(RunStatus.FAILED, RunError(ErrorCode.DATASET_INPUT_FAILED, str(exc)))
             return None
         self.handle = self.backend.launch(self._job_spec(info, workdir, python, inputs, outputs))
-        store.update_run(
-            self.run_id,
-            runtime=RunRuntime(job=self.handle.ref, agent_pid=self.agent_pid, workdir=str(workdir)),
-        )
-        if self._set(RunStatus.RUNNING, expected={RunStatus.STARTING}) is None:
+        runtime = RunRuntime(job=self.handle.ref, agent_pid=self.agent_pid, workdir=str(workdir))
+        if self._set(RunStatus.RUNNING, expected={RunStatus.STARTING}, runtime=runtime) is None:
+            store.update_run(self.run_id, runtime=runtime)  # a next agent must find the job
             self.handle.cancel(force=True)
         self.max_duration = info.definition.get("maxRunDurationSeconds")
         code = self._follow(self.handle, workdir)
@@ -237,13 +240,14 @@ class Supervisor(threading.Thread):
         outputs: Mapping[str, str],
     ) -> JobSpec:
         definition = info.definition
+        self.fresh_spool = not self.spool.exists()  # nothing of it ingested yet: offset 0
         self.spool.touch()
         built = python != sys.executable
         env = _jobenv.job_environment(
             base=os.environ,
             run_id=self.run_id,
             experiment_name=info.experiment_name,
-            experiment_id=self.services.store.get_experiment(info.experiment_name).id,
+            experiment_id=self._experiment_id(info.experiment_name),
             workspace=_workspace_identity(self.services),
             workspace_dir=self.services.layout.root,
             home=self.services.settings.home,
@@ -269,10 +273,17 @@ class Supervisor(threading.Thread):
             status_file=self.job_dir / EXIT_STATUS,
         )
 
+    def _experiment_id(self, name: str) -> str:
+        key = (str(self.services.layout.root), name)
+        if key not in _experiment_ids:  # an experiment keeps its id: read once per agent
+            _experiment_ids[key] = self.services.store.get_experiment(name).id
+        return _experiment_ids[key]
+
     def _follow(self, handle: JobHandle, workdir: Path) -> int | None:
         """Until the job ends: ingests its spool, uploads ./logs, enforces the time limit
         and cancels it when asked. Returns its exit code."""
-        self.ingester = SpoolIngester(self.services, self.run_id, self.spool)
+        offset = 0 if self.fresh_spool else None
+        self.ingester = SpoolIngester(self.services, self.run_id, self.spool, offset=offset)
         self.seen_logs: dict[str, tuple[int, int]] = {}
         killing_since: float | None = None
         deadline = time.monotonic() + self.max_duration if self.max_duration else None
@@ -315,10 +326,16 @@ class Supervisor(threading.Thread):
         if code is None:
             code = -9  # it vanished: treat it as killed
         # Kept so that a next agent can finish this run by its exit code if we die now.
-        self.services.store.update_run(self.run_id, runtime=RunRuntime(exit_code=code))
-        status = self._status()
-        if status is RunStatus.RUNNING and not self.stop_requested.is_set():
-            self._set(RunStatus.FINALIZING, expected={RunStatus.RUNNING})
+        exited = RunRuntime(exit_code=code)
+        moved = None
+        if not self.stop_requested.is_set():
+            moved = self._set(RunStatus.FINALIZING, expected={RunStatus.RUNNING}, runtime=exited)
+        # Canceled, timed out or stopping: no Finalizing, but the exit code is kept as well.
+        status = (
+            RunStatus.RUNNING
+            if moved is not None
+            else self.services.store.update_run(self.run_id, runtime=exited).status
+        )
         self.ingester.ingest()
         error = None
         if self.stop_requested.is_set():
