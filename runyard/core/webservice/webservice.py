@@ -81,10 +81,6 @@ class Webservice:
         self._refresh(serving.view(self.workspace._services, self.name))
         return self._view.state
 
-    @state.setter
-    def state(self, value: str) -> None:  # v1 code sometimes assigns it; it is read live
-        pass
-
     def update_deployment_state(self) -> None:
         """Reads the service's attributes again."""
         self._refresh(serving.view(self.workspace._services, self.name))
