@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,14 +50,36 @@ _cache_lock = threading.Lock()
 
 
 class _SubmittedRun(Run):
-    """The run of the submitted job this process belongs to (v1's ``_SubmittedRun``)."""
+    """The run of the submitted job this process belongs to (v1's ``_SubmittedRun``).
 
-    def __init__(self, experiment: Any, run_id: str, spool: str, workspace_dir: str) -> None:
-        super().__init__(experiment, run_id)
+    ``experiment`` may be a function that makes it: the Workspace and Experiment (and the
+    modules behind them) are then made on first use, not at every job's start, since
+    logging needs neither."""
+
+    def __init__(
+        self,
+        experiment: Any | Callable[[], Any],
+        run_id: str,
+        spool: str,
+        workspace_dir: str,
+    ) -> None:
+        self._made_experiment: Any = None
+        self._make_experiment = experiment if callable(experiment) else None
+        super().__init__(None if callable(experiment) else experiment, run_id)  # type: ignore[arg-type]
         self._spool = SpoolWriter(spool)
         self._workspace_dir = Path(workspace_dir)
         self._kinds: dict[str, str] = {}
         self._uploads: run_files.ArtifactsOnly | None = None
+
+    @property  # type: ignore[override]  # Run's is a plain attribute
+    def _experiment(self) -> Any:
+        if self._made_experiment is None and self._make_experiment is not None:
+            self._made_experiment = self._make_experiment()
+        return self._made_experiment
+
+    @_experiment.setter
+    def _experiment(self, experiment: Any) -> None:
+        self._made_experiment = experiment
 
     @property
     def _services(self) -> Any:
@@ -292,26 +314,34 @@ def _channel_services(layout: WorkspaceLayout, settings: Any) -> Any:
     return channel_services(layout, settings)
 
 
-def _submitted_run(env: Mapping[str, str]) -> Run:
+def _job_experiment(env: Mapping[str, str]) -> Any:
+    """The submitted run's Experiment, in a Workspace that reaches the store through the
+    agent (made when the run first needs more than its spool)."""
     # late: job side (see the note at the top of this module)
     from runyard.core.experiment import Experiment
     from runyard.core.workspace import Workspace
 
+    workspace = Workspace._from_layout(
+        WorkspaceLayout(Path(env[_jobenv.WORKSPACE_DIR])),
+        name=env[_jobenv.WORKSPACE_NAME],
+        subscription_id=env.get(_jobenv.SUBSCRIPTION, ""),
+        resource_group=env.get(_jobenv.RESOURCE_GROUP, ""),
+    )
+    workspace._opener = _channel_services
+    return Experiment(workspace, env[_jobenv.EXPERIMENT_NAME], _create_in_cloud=False)
+
+
+def _submitted_run(env: Mapping[str, str]) -> Run:
     key = tuple(env.get(n, "") for n in (*_jobenv.REQUIRED, _jobenv.SUBSCRIPTION))
     with _cache_lock:
         run = _cache.get(key)
         if run is None:
-            layout = WorkspaceLayout(Path(env[_jobenv.WORKSPACE_DIR]))
-            workspace = Workspace._from_layout(
-                layout,
-                name=env[_jobenv.WORKSPACE_NAME],
-                subscription_id=env.get(_jobenv.SUBSCRIPTION, ""),
-                resource_group=env.get(_jobenv.RESOURCE_GROUP, ""),
-            )
-            workspace._opener = _channel_services
-            experiment = Experiment(workspace, env[_jobenv.EXPERIMENT_NAME], _create_in_cloud=False)
+            values = dict(env)  # as it is now: the run's workspace is made later
             run = _SubmittedRun(
-                experiment, env[_jobenv.RUN_ID], env[_jobenv.SPOOL], env[_jobenv.WORKSPACE_DIR]
+                lambda: _job_experiment(values),
+                env[_jobenv.RUN_ID],
+                env[_jobenv.SPOOL],
+                env[_jobenv.WORKSPACE_DIR],
             )
             _cache[key] = run
         return run

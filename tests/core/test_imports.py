@@ -111,6 +111,11 @@ _NOT_AT_A_JOBS_START = (
     "runyard.core.dataset",
     "runyard.core.datastore",
     "runyard.core.model",
+    # A submitted run makes its Workspace and Experiment on first use: logging needs neither.
+    "runyard.core.workspace",
+    "runyard.core.experiment",
+    "runyard._services.workspaces",
+    "runyard._services.runs",
     "runyard.data",
     "runyard.train",
 )
