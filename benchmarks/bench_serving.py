@@ -32,7 +32,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -40,7 +39,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_load import Load, merged, run_wrk, write_script, wrk_version  # noqa: E402
+from http_load import Load, Served, merged, run_wrk, write_script, wrk_version  # noqa: E402
 from report import print_figures  # noqa: E402
 
 SECONDS = 5
@@ -82,18 +81,6 @@ print(f"mlflow {m.version('mlflow')}: uvicorn {m.version('uvicorn')} "
       f"http={'httptools' if u.find_spec('httptools') else 'h11'} "
       f"loop={'uvloop' if u.find_spec('uvloop') else 'asyncio'}, access log on")
 """
-
-
-@dataclass(slots=True)
-class Served:
-    """One server under test: where to POST, with what, and the process serving it."""
-
-    name: str
-    url: str
-    script: Path
-    server_pid: int
-    loads: dict[str, list[Load]] = field(default_factory=lambda: {"seq": [], "conc": []})
-    cpu_s: dict[str, float] = field(default_factory=lambda: {"seq": 0.0, "conc": 0.0})
 
 
 def _cpu_seconds(pid: int) -> float:

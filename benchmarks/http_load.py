@@ -1,5 +1,6 @@
-"""A bounded HTTP load from wrk (Debian's package ``wrk``): keep-alive connections, one
-fixed POST body, a fixed duration; the latency histogram comes back whole, so rounds merge.
+"""A bounded HTTP load from wrk (Debian's package ``wrk``) on the servers under test:
+keep-alive connections, one fixed POST body, a fixed duration; the latency histogram comes
+back whole, so rounds merge.
 
 wrk rather than an httpx loop: on this 2-core machine an httpx.Client spends about 1 ms
 of CPU per request, more than the server under test, so the client would be what is
@@ -13,7 +14,7 @@ import shutil
 import subprocess
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # done() prints the totals and wrk's whole latency histogram: latency(i) is the i-th of its
@@ -59,6 +60,19 @@ class Load:
             if seen >= rank:
                 return us / 1000
         raise ValueError("no latencies recorded")
+
+
+@dataclass(slots=True)
+class Served:
+    """One server under test: where to POST, with what script, the process serving it, and
+    what its loads measured (by mode) and the CPU seconds it spent on them."""
+
+    name: str
+    url: str
+    script: Path
+    server_pid: int
+    loads: dict[str, list[Load]] = field(default_factory=lambda: {"seq": [], "conc": []})
+    cpu_s: dict[str, float] = field(default_factory=lambda: {"seq": 0.0, "conc": 0.0})
 
 
 def merged(loads: Iterable[Load]) -> Load:
