@@ -14,8 +14,9 @@ child and:
 - records the child's exit status durably in STATUS (written to a temporary file, fsynced,
   renamed) the moment the child ends, so an agent that died meanwhile is replaced by one
   that ends the run by what really happened;
-- then kills what the job left running (its remaining descendants) and exits as the child
-  did (same code, or killed by the same signal).
+- then kills what the job left running (its remaining descendants), notes that nothing is
+  left (STATUS.swept, as a subreaper only) and exits as the child did (same code, or killed
+  by the same signal).
 
 SIGTERM (a cancel) is passed on to the child, and the wrapper keeps waiting for it. Pure
 standard library: it runs under the agent's Python, whatever the job's environment holds.
@@ -106,7 +107,7 @@ def read_status(path: os.PathLike[str] | str) -> int | None:
 def supervise(status: str, argv: list[str], env: dict[str, str]) -> int:
     """Runs ``argv`` to its end as this process's child; returns its exit code (negative:
     the signal that killed it) once its status is recorded and its leftovers killed."""
-    _become_subreaper()
+    reaper = _become_subreaper()
     child = os.posix_spawnp(argv[0], argv, env, setsigdef=_RESTORED)
 
     def forward(signum: int, frame: object) -> None:
@@ -126,7 +127,14 @@ def supervise(status: str, argv: list[str], env: dict[str, str]) -> int:
             pass
     except ChildProcessError:
         pass
+    if reaper:  # every process the job left was our descendant, and none is left
+        os.close(os.open(swept_path(status), os.O_WRONLY | os.O_CREAT, 0o600))
     return code
+
+
+def swept_path(status: os.PathLike[str] | str) -> str:
+    """Beside STATUS once the wrapper (a subreaper) has ended: no process of the job is left."""
+    return os.fspath(status) + ".swept"
 
 
 def _die_as(code: int) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from runyard import _jobenv
 from runyard._compute import launcher
 from runyard._compute.base import JobHandle, JobSpec
-from runyard._compute.job_wrapper import read_status
+from runyard._compute.job_wrapper import read_status, swept_path
 from runyard._config import user_umask
 from runyard._entities import JobRef
 
@@ -109,6 +109,7 @@ class LocalJobHandle(JobHandle):
         self._pidfd = pidfd
         self._status_file = status_file
         self._code: int | None = None
+        self._swept = False  # its wrapper ended leaving no process of the job behind
 
     @property
     def ref(self) -> JobRef:
@@ -141,6 +142,7 @@ class LocalJobHandle(JobHandle):
             code = read_status(self._status_file)
             # No status: the wrapper itself was killed (SIGKILL of the job's group).
             self._code = -signal.SIGKILL if code is None else code
+            self._swept = os.path.exists(swept_path(self._status_file))
         return self._code
 
     def _wait_pidfd(self, timeout: float) -> bool:
@@ -174,6 +176,8 @@ class LocalJobHandle(JobHandle):
         return bool(processes_of_run(self.run_id))
 
     def cancel(self, *, force: bool = False) -> None:
+        if self._swept:  # nothing of the job is left to stop: no scan of every process
+            return
         signal_job(self.run_id, self.pid, signal.SIGKILL if force else signal.SIGTERM)
 
 

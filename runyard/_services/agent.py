@@ -32,6 +32,7 @@ from runyard._services import Services, close_all, open_services
 from runyard._services.agent_client import lock_path, wake_path
 from runyard._services.driver_log import append_driver_log
 from runyard._services.job_channel import ChannelServer
+from runyard._services.job_setup import has_environment
 from runyard._services.reconcile import finish_orphan, reconcile
 from runyard._services.scheduler import Scheduler
 from runyard._services.service_keeper import ServiceKeeper
@@ -52,6 +53,7 @@ class Agent:
         self.stopping = threading.Event()
         self.supervisors: dict[str, Supervisor] = {}
         self.unfinished: dict[str, RunError] = {}  # runs to end once the store can be written
+        self.preparing_now: set[str] = set()  # runs claimed for Preparing in this pass
         self.wake_fd = -1
 
     def _open_wake(self) -> None:
@@ -137,6 +139,7 @@ class Agent:
         max_nodes builds per cluster at once), then Queued again until a node is free ->
         Starting. Runs waiting for a node get one in submit order."""
         now = time.time()
+        self.preparing_now = set()
         for sup in self.supervisors.values():
             if not sup.is_alive() and sup.unfinished is not None:
                 self.unfinished[sup.run_id] = sup.unfinished
@@ -199,8 +202,12 @@ class Agent:
             if not self._claim(info, backend):
                 self.scheduler.release(info.target, placement.node_id, now)
             return True
+        # A build claimed in this pass counts even if it is already done: the order in
+        # which runs get nodes must not depend on how fast their supervisors are.
         preparing = sum(
-            s.target == info.target and s.needs_node and s.preparing
+            s.target == info.target
+            and s.needs_node
+            and (s.preparing or s.run_id in self.preparing_now)
             for s in self.supervisors.values()
         )
         if preparing >= max(1, backend.max_nodes):
@@ -244,8 +251,10 @@ class Agent:
         node_id: str | None = None,
         python: str | None = None,
     ) -> bool:
-        """Queued -> Preparing (a new run), or -> Starting (a prepared run given its node)."""
-        status = RunStatus.PREPARING if python is None else RunStatus.STARTING
+        """Queued -> Preparing (a new run), or -> Starting (a prepared run given its node, or
+        a run on a slot of this machine with no environment to prepare)."""
+        nothing_to_prepare = not backend.queues_for_node and not has_environment(info.definition)
+        status = RunStatus.STARTING if python or nothing_to_prepare else RunStatus.PREPARING
         claimed = self.services.store.set_run_status(
             info.run_id,
             status,
@@ -254,6 +263,8 @@ class Agent:
         )
         if claimed is None:
             return False
+        if status is RunStatus.PREPARING:
+            self.preparing_now.add(info.run_id)
         sup = Supervisor(
             self.services,
             claimed,

@@ -157,9 +157,12 @@ class Supervisor(threading.Thread):
             return self._drop_job_dir()
         if self.needs_node:
             return self._queue_for_node(python)
-        # A prepared cluster run was claimed Queued -> Starting by the agent, with its node.
-        before = RunStatus.PREPARING if self.python is None else RunStatus.STARTING
-        if self._set(RunStatus.STARTING, expected={before}) is None:
+        # A prepared cluster run, or one with nothing to prepare, was claimed Starting (a
+        # cancel meanwhile is seen when it moves to Running).
+        starting = info.status is RunStatus.STARTING or self._set(
+            RunStatus.STARTING, expected={RunStatus.PREPARING}
+        )
+        if not starting:
             return self._end_early()
         workdir = materialize(self.services.layout, info.definition["snapshot_id"], self._wd)
         try:
@@ -262,7 +265,8 @@ class Supervisor(threading.Thread):
         )
         arguments = setup.job_argv(list(definition.get("arguments", [])), inputs, outputs)
         notices = setup.driver_log_notices(self.services, definition, info.target)
-        append_driver_log(self.services, self.run_id, *notices)
+        if notices:
+            append_driver_log(self.services, self.run_id, *notices)
         return JobSpec(
             run_id=self.run_id,
             argv=(python, definition["script"], *arguments),

@@ -42,6 +42,17 @@ RESUME_ARGUMENT = "--resume-from"  # v1's argument for resume_child_runs
 RESUME_INPUT = "resume_from"
 _SWEEP_STATUSES = (RunStatus.RUNNING, RunStatus.CANCEL_REQUESTED)
 _ACTIVE = tuple(s for s in RunStatus if not s.is_terminal())
+# A child in these has no metric yet: its job has not run (its spool is ingested from Running).
+_NOT_RUN_YET = (
+    RunStatus.NOT_STARTED,
+    RunStatus.QUEUED,
+    RunStatus.PREPARING,
+    RunStatus.PROVISIONING,
+    RunStatus.STARTING,
+)
+# A running child's metric is read again at most this often (s): passes come at every
+# child's end, and policies need to act within seconds, not milliseconds.
+SERIES_FRESH = 0.25
 
 
 class SweepLoop:
@@ -84,6 +95,7 @@ class _Sweep:
         self._sampler: Sampler | None = None
         self.evaluated: dict[str, int] = {}
         self.final_series: dict[str, list[float]] = {}
+        self.live_series: dict[str, tuple[float, list[float]]] = {}  # (read at, values)
         self.exhausted = False
         self.stopping: str | None = None  # why no child starts any more
         self.best: tuple[str, float] | None = None
@@ -141,12 +153,20 @@ class _Sweep:
 
     def _series(self, kids: Sequence[RunInfo]) -> dict[str, list[float]]:
         series: dict[str, list[float]] = {}
+        now = time.monotonic()
         for child in kids:
             cached = self.final_series.get(child.run_id)
-            if cached is None:
+            if cached is None and child.status.is_terminal():
                 cached = primary_values(self.services, child.run_id, self.metric)
-                if child.status.is_terminal():
-                    self.final_series[child.run_id] = cached
+                self.final_series[child.run_id] = cached
+                self.live_series.pop(child.run_id, None)
+            elif cached is None and child.status in _NOT_RUN_YET:
+                cached = []
+            elif cached is None:
+                read_at, cached = self.live_series.get(child.run_id, (-SERIES_FRESH, []))
+                if now - read_at >= SERIES_FRESH:
+                    cached = primary_values(self.services, child.run_id, self.metric)
+                    self.live_series[child.run_id] = (now, cached)
             series[child.run_id] = cached
         return series
 
@@ -222,18 +242,11 @@ class _Sweep:
     ) -> list[RunInfo]:
         while not self._done_starting(kids) and active < self.max_concurrent:
             index = len(kids)
-            trials = self.earlier_trials + [
-                Trial(
-                    child_index(c.run_id),
-                    hyperparameters(c),
-                    best_of(series.get(c.run_id, []), self.goal),
-                    c.status.is_terminal(),
-                )  # fmt: skip
-                for c in kids
-            ]
             resumed = self._resumed_child(index)
             params = (
-                hyperparameters(resumed) if resumed else self._sampler_for().sample(index, trials)
+                hyperparameters(resumed)
+                if resumed
+                else self._sampler_for().sample(index, self._trials(kids, series))
             )
             if params is None:
                 self.exhausted = True
@@ -245,6 +258,20 @@ class _Sweep:
             kids.append(self._start_child(info, index, params, resumed))
             active += 1
         return kids
+
+    def _trials(self, kids: Sequence[RunInfo], series: Mapping[str, list[float]]) -> list[Trial]:
+        """What the sampler learns from: the earlier sweeps' children and this one's."""
+        if not self._sampler_for().uses_trials():
+            return []
+        return self.earlier_trials + [
+            Trial(
+                child_index(c.run_id),
+                hyperparameters(c),
+                best_of(series.get(c.run_id, []), self.goal),
+                c.status.is_terminal(),
+            )  # fmt: skip
+            for c in kids
+        ]
 
     def _resumed_child(self, index: int) -> RunInfo | None:
         """resume_child_runs: the first children run those earlier children again."""

@@ -229,6 +229,10 @@ class Sampler:
         """The number of distinct points of a finite space; None when it is infinite."""
         return self._size
 
+    def uses_trials(self) -> bool:
+        """False when ``sample`` ignores its trials (random points of an infinite space)."""
+        return self._size is not None
+
     def sample(self, index: int, trials: Sequence[Trial]) -> dict[str, Any] | None:
         """The values for child ``index`` given the trials so far; None when none is left."""
         used = self._used(trials) if self._size is not None else set()
@@ -326,6 +330,9 @@ class _GridSampler(Sampler):
 
 class _BayesianSampler(Sampler):
     """BayesianOptimization: TPE over a study rebuilt from the finished trials."""
+
+    def uses_trials(self) -> bool:
+        return True
 
     def _propose(self, index: int, trials: Sequence[Trial]) -> dict[str, Any]:
         # late: optuna is a heavy import (~0.3 s); only the agent's sweep loop needs it

@@ -15,7 +15,7 @@ import pytest
 from runyard import _jobenv
 from runyard._compute import BACKENDS
 from runyard._compute.base import ComputeBackend, JobHandle, JobSpec
-from runyard._compute.job_wrapper import read_status
+from runyard._compute.job_wrapper import read_status, swept_path
 
 CONFIG = {"min_nodes": 0, "max_nodes": 2, "idle_seconds_before_scaledown": 10}
 
@@ -141,6 +141,7 @@ def test_a_wrapped_job_records_its_exit_status_and_leaves_nothing_running(
     handle = backend.launch(spec)
     assert _exit_code(handle) == 4
     assert read_status(status) == 4
+    assert Path(swept_path(status)).exists()  # the wrapper says nothing of the job is left
     grandchild = int((tmp_path / "pids.txt").read_text().split()[1])
     _until(lambda: not _alive(grandchild), 10, "the job's leftover process to be killed")
 
