@@ -54,6 +54,12 @@ from runyard.exceptions import (
 )
 
 
+def _run_exists(session: Session, run_id: str) -> bool:
+    # Not session.get: that would load (and decode) the whole row, a sweep's tags and all.
+    query = select(RunRow.run_id).where(RunRow.run_id == run_id)
+    return session.execute(query).first() is not None
+
+
 def insert_ignore(session: Session, table: Any, values: dict[str, Any], key: str) -> None:
     """INSERT ... ON CONFLICT (key) DO NOTHING, which both SQLite and PostgreSQL speak."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -174,9 +180,9 @@ class SqlStore(
         status = RunStatus(status)
         try:
             with self._write() as session:
-                if session.get(RunRow, run_id) is not None:
+                if _run_exists(session, run_id):
                     raise RunIdAlreadyExists(run_id)
-                if parent_run_id is not None and session.get(RunRow, parent_run_id) is None:
+                if parent_run_id is not None and not _run_exists(session, parent_run_id):
                     raise RunNotFound(parent_run_id)
                 experiment = self._ensure_experiment(session, experiment_name)
                 bump = (
