@@ -43,6 +43,7 @@ from runyard.exceptions import ComputeTargetException
 log = logging.getLogger(__name__)
 
 POLL = 1.0  # seconds between queue scans when nobody wakes the agent
+_POKE = b"p"  # what the agent writes to its own FIFO (submitters write b"w")
 SWEEP_POLL = 0.5  # while a sweep runs: its policy acts within ~1 s of a metric's ingest
 DEFAULT_IDLE_SECONDS = 600
 
@@ -54,6 +55,7 @@ class Agent:
         self.supervisors: dict[str, Supervisor] = {}
         self.unfinished: dict[str, RunError] = {}  # runs to end once the store can be written
         self.preparing_now: set[str] = set()  # runs claimed for Preparing in this pass
+        self.woken_by_others = True
         self.wake_fd = -1
 
     def _open_wake(self) -> None:
@@ -71,15 +73,18 @@ class Agent:
 
     def _sleep(self, seconds: float) -> None:
         ready, _, _ = select.select([self.wake_fd], [], [], seconds)
+        # Woken only by our own pokes (a supervisor ended): nothing changed that the sweep
+        # loop did not see or do; a time-out or another process's wake-up may have.
+        self.woken_by_others = not ready
         if ready:
             with contextlib.suppress(BlockingIOError):
-                while os.read(self.wake_fd, 4096):
-                    pass
+                while data := os.read(self.wake_fd, 4096):
+                    self.woken_by_others = self.woken_by_others or data.strip(_POKE) != b""
 
     def _poke(self) -> None:
         if self.wake_fd >= 0:
             with contextlib.suppress(OSError):
-                os.write(self.wake_fd, b"p")
+                os.write(self.wake_fd, _POKE)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stopping.set()
@@ -110,7 +115,9 @@ class Agent:
         last_busy = time.monotonic()
         while not self.stopping.is_set():
             # Sweeps first: the children they start are scheduled in the same pass.
-            sweeping = self.sweeps.tick()
+            ended = {s.run_id: s.final for s in self.supervisors.values() if s.final}
+            sweeping = self.sweeps.tick(read=self.woken_by_others, ended=ended)
+            self.woken_by_others = False
             queued_left = self._schedule()
             # Deployed services keep the agent: it restarts their processes if they die.
             serving = self._keep_services()

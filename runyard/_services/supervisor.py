@@ -95,6 +95,7 @@ class Supervisor(threading.Thread):
         self.timed_out = False
         self.unfinished: RunError | None = None  # set when the run could not be ended
         self.fresh_spool = False  # the job's spool was made by this supervisor
+        self.final: RunInfo | None = None  # the run as its end left it
 
     def run(self) -> None:
         try:
@@ -359,7 +360,7 @@ class Supervisor(threading.Thread):
         self._upload_results(workdir)
         # Clean up first: whoever sees the final status finds no working copy left behind.
         self._cleanup()
-        self._set(final, error)
+        self.final = self._set(final, error)
 
     def _upload_results(self, workdir: Path) -> None:
         upload_changed(self.services, self.run_id, workdir / "logs", "logs", self.seen_logs)

@@ -19,7 +19,7 @@ from runyard._entities import ErrorCode, MetricKind, MetricPoint, RunError, RunI
 from runyard._services import Services
 from runyard._services.job_setup import DATASET_TOKEN
 from runyard._services.jobs import cancel_run, queue_script_run
-from runyard._services.sweep_policies import evaluate
+from runyard._services.sweep_policies import evaluate, stops_children
 from runyard._services.sweep_sampling import Sampler, Trial, make_sampler
 from runyard._services.sweeps import (
     HYPERPARAMETER_TAG,
@@ -51,8 +51,15 @@ _NOT_RUN_YET = (
     RunStatus.STARTING,
 )
 # A running child's metric is read again at most this often (s): passes come at every
-# child's end, and policies need to act within seconds, not milliseconds.
+# child's end, and policies need to act within seconds, not milliseconds. Without a policy
+# it only updates the best run so far: read once a child has run that long, then as often.
 SERIES_FRESH = 0.25
+SERIES_FRESH_NO_POLICY = 2.0
+# Between two reads of the active sweeps and their active children (s), a pass uses what
+# this loop saw and wrote and what the supervisors of ended children said; the agent asks
+# for a read at once when another process woke it (a submit, a cancel).
+SWEEPS_FRESH = 0.5
+TAGS_EVERY = 0.5  # s between writes of the parent's hyperparameter tags (v1's _aml_system_)
 
 
 class SweepLoop:
@@ -61,28 +68,42 @@ class SweepLoop:
     def __init__(self, services: Services) -> None:
         self.services = services
         self._sweeps: dict[str, _Sweep] = {}
+        self._read_at = -SWEEPS_FRESH
 
-    def tick(self) -> bool:
-        """One pass over every active sweep; True while any is active."""
-        active = self.services.store.list_runs(
-            statuses=_SWEEP_STATUSES, run_type=RUN_TYPE, agent_managed=True
-        )
+    def tick(self, *, read: bool = True, ended: Mapping[str, RunInfo] | None = None) -> bool:
+        """One pass over every active sweep; True while any is active.
+
+        ``read``: read the active sweeps from the store; else (the agent was woken only by
+        its own supervisors) the ones this loop knows, as it last saw or wrote them, unless
+        that is older than SWEEPS_FRESH. ``ended``: children known to have ended, as their
+        supervisors left them (terminal: read no more)."""
+        now = time.monotonic()
+        if read or now - self._read_at >= SWEEPS_FRESH:
+            active = self.services.store.list_runs(
+                statuses=_SWEEP_STATUSES, run_type=RUN_TYPE, agent_managed=True
+            )
+            self._read_at = now
+        else:
+            active = [s.info for s in self._sweeps.values() if not s.ended]
         for info in active:
             sweep = self._sweeps.get(info.run_id)
             if sweep is None:
                 sweep = self._sweeps[info.run_id] = _Sweep(self.services, info)
             try:
-                sweep.step(info)
+                sweep.step(info, ended or {}, read=read)
             except Exception as exc:  # a bug or a store failure: retried next pass
                 log.exception("sweep %s: pass failed: %s", info.run_id, exc)
         alive = {i.run_id for i in active}
-        self._sweeps = {k: v for k, v in self._sweeps.items() if k in alive}
-        return bool(active)
+        self._sweeps = {k: v for k, v in self._sweeps.items() if k in alive and not v.ended}
+        return bool(self._sweeps)
 
 
 class _Sweep:
     def __init__(self, services: Services, info: RunInfo) -> None:
         self.services, self.run_id = services, info.run_id
+        self.info = info  # as last read or written by this loop
+        self.ended = False
+        self._tagged_at = -TAGS_EVERY
         config = sweep_config(info)
         self.config = config
         self.metric = str(config["primary_metric_config"]["name"])
@@ -96,6 +117,9 @@ class _Sweep:
         self.evaluated: dict[str, int] = {}
         self.final_series: dict[str, list[float]] = {}
         self.live_series: dict[str, tuple[float, list[float]]] = {}  # (read at, values)
+        self.fresh = (
+            SERIES_FRESH if stops_children(config["policy_config"]) else SERIES_FRESH_NO_POLICY
+        )
         self.exhausted = False
         self.stopping: str | None = None  # why no child starts any more
         self.best: tuple[str, float] | None = None
@@ -105,12 +129,14 @@ class _Sweep:
         }
         self.earlier_trials = self._earlier_trials()
         self._ended: dict[str, RunInfo] | None = None  # read in full on the first pass
-        self._active_ids: set[str] = set()
+        self._active: dict[str, RunInfo] = {}  # as last read, or as this loop made them
+        self._read_at = -SWEEPS_FRESH
 
     # ---- one pass ------------------------------------------------------------------------
-    def step(self, info: RunInfo) -> None:
-        kids = self._children()
-        self._tag_hyperparameters(info, kids)
+    def step(self, info: RunInfo, ended: Mapping[str, RunInfo], *, read: bool = True) -> None:
+        self.info = info
+        kids = self._children(ended, read)
+        self._tag_hyperparameters(kids)
         series = self._series(kids)
         active = [c for c in kids if not c.status.is_terminal()]
         self._report_ended(kids, series)
@@ -132,23 +158,32 @@ class _Sweep:
         # The policy and the deadline only ask children to stop (CancelRequested is still
         # active), so the children read at the start of the pass still count right.
         kids = self._start_children(info, kids, series, len(active))
-        self._active_ids |= {c.run_id for c in kids if not c.status.is_terminal()}
+        self._active.update((c.run_id, c) for c in kids if not c.status.is_terminal())
         if self._done_starting(kids) and not any(not c.status.is_terminal() for c in kids):
             self._end(self._outcome(kids), kids, series)
 
-    def _children(self) -> list[RunInfo]:
+    def _children(self, ended: Mapping[str, RunInfo], read: bool) -> list[RunInfo]:
         """The sweep's children in child order. Ended children never change, so after the
-        first pass only the active ones are read again (and those that left that set)."""
+        first pass only the active ones are read again (and those that left that set, unless
+        their supervisor said how they ended); between reads (see SWEEPS_FRESH) none is."""
+        store, now = self.services.store, time.monotonic()
         if self._ended is None:
             kids = children(self.services, self.run_id)
-        else:
-            store = self.services.store
+            self._read_at = now
+        elif read or now - self._read_at >= SWEEPS_FRESH:
             active = store.list_runs(parent_run_id=self.run_id, statuses=_ACTIVE)
-            left = self._active_ids - {c.run_id for c in active}
-            kids = [*self._ended.values(), *active, *(store.get_run(r) for r in left)]
-            kids.sort(key=lambda c: child_index(c.run_id))
+            left = self._active.keys() - {c.run_id for c in active}
+            kids = [*self._ended.values(), *active, *(_final(r, ended, store) for r in left)]
+            self._read_at = now
+        else:
+            known = ((r, ended.get(r)) for r in self._active)
+            done = [e for _, e in known if e is not None and e.status.is_terminal()]
+            gone = {c.run_id for c in done}
+            active = [c for r, c in self._active.items() if r not in gone]
+            kids = [*self._ended.values(), *active, *done]
+        kids.sort(key=lambda c: child_index(c.run_id))
         self._ended = {c.run_id: c for c in kids if c.status.is_terminal()}
-        self._active_ids = {c.run_id for c in kids if not c.status.is_terminal()}
+        self._active = {c.run_id: c for c in kids if not c.status.is_terminal()}
         return kids
 
     def _series(self, kids: Sequence[RunInfo]) -> dict[str, list[float]]:
@@ -163,23 +198,36 @@ class _Sweep:
             elif cached is None and child.status in _NOT_RUN_YET:
                 cached = []
             elif cached is None:
-                read_at, cached = self.live_series.get(child.run_id, (-SERIES_FRESH, []))
-                if now - read_at >= SERIES_FRESH:
+                # Never read yet: as if read when it started running.
+                started = self._running_since(child, now)
+                read_at, cached = self.live_series.get(child.run_id, (started, []))
+                if now - read_at >= self.fresh:
                     cached = primary_values(self.services, child.run_id, self.metric)
                     self.live_series[child.run_id] = (now, cached)
             series[child.run_id] = cached
         return series
 
-    def _tag_hyperparameters(self, info: RunInfo, kids: Sequence[RunInfo]) -> None:
-        """v1's parent tags ``_aml_system_<child id>``; set again for a child whose tag a
-        killed agent did not get to write."""
+    def _running_since(self, child: RunInfo, now: float) -> float:
+        """When the child started running, on the monotonic clock (now - fresh if unknown:
+        read at once)."""
+        if child.start_time is None:
+            return now - self.fresh
+        return now - max(0.0, time.time() - child.start_time.timestamp())
+
+    def _tag_hyperparameters(self, kids: Sequence[RunInfo], *, now: bool = False) -> None:
+        """v1's parent tags ``_aml_system_<child id>``, for every child that has none yet
+        (one a killed agent did not get to write too): written at most every TAGS_EVERY
+        seconds, in one write, and before the sweep ends (``now``)."""
+        if not now and time.monotonic() - self._tagged_at < TAGS_EVERY:
+            return
         missing = {
             f"{HYPERPARAMETER_TAG}{c.run_id}": json.dumps(hyperparameters(c))
             for c in kids
-            if f"{HYPERPARAMETER_TAG}{c.run_id}" not in info.tags
+            if f"{HYPERPARAMETER_TAG}{c.run_id}" not in self.info.tags
         }
         if missing:
-            self.services.store.set_tags(self.run_id, missing)
+            self.info = self.services.store.set_tags(self.run_id, missing)
+            self._tagged_at = time.monotonic()
 
     # ---- policy and results ----------------------------------------------------------------
     def _apply_policy(self, series: Mapping[str, list[float]], active: Sequence[RunInfo]) -> None:
@@ -190,6 +238,7 @@ class _Sweep:
         for decision in decisions:
             reason = RunError(ErrorCode.EARLY_TERMINATION, decision.message)
             done = cancel_run(self.services, decision.run_id, reason=reason)
+            self._read_at = -SWEEPS_FRESH  # the next pass reads the children again
             if done.status.is_terminal() and done.status is not RunStatus.CANCELED:
                 continue  # it ended on its own meanwhile
             append_sweep_log(self.services, self.run_id, f"{decision.run_id}: {decision.message}")
@@ -305,8 +354,6 @@ class _Sweep:
             )  # fmt: skip
         except RunIdAlreadyExists:  # a killed agent started it, just before
             child = self.services.store.get_run(run_id)
-        tag = {f"{HYPERPARAMETER_TAG}{run_id}": json.dumps(hyperparameters(child))}
-        self.services.store.set_tags(self.run_id, tag)
         append_sweep_log(
             self.services, self.run_id, f"Started {run_id} with {json.dumps(dict(params))}"
         )
@@ -336,6 +383,7 @@ class _Sweep:
         stopped = [c.run_id for c in active if c.status is not RunStatus.CANCEL_REQUESTED]
         for run_id in stopped:
             cancel_run(self.services, run_id, reason=reason)
+            self._read_at = -SWEEPS_FRESH  # the next pass reads the children again
         if stopped:
             append_sweep_log(self.services, self.run_id, f"Canceling {stopped}: {why}.")
         if self.stopping is None:
@@ -364,6 +412,7 @@ class _Sweep:
     def _end(
         self, status: RunStatus, kids: Sequence[RunInfo], series: Mapping[str, list[float]]
     ) -> None:
+        self._tag_hyperparameters(kids, now=True)
         best = self._best(series)
         if best is not None:
             self._log_best(best, final=True)
@@ -383,6 +432,13 @@ class _Sweep:
         self.services.store.set_run_status(
             self.run_id, status, error=error, expected=_SWEEP_STATUSES
         )
+        self.ended = True
+
+
+def _final(run_id: str, ended: Mapping[str, RunInfo], store: Any) -> RunInfo:
+    """A child that is no longer active: as its supervisor ended it, else as stored."""
+    info = ended.get(run_id)
+    return info if info is not None and info.status.is_terminal() else store.get_run(run_id)
 
 
 def _argument(value: Any) -> str:

@@ -153,6 +153,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def stops_children(policy_config: Mapping[str, Any]) -> bool:
+    """False for NoTerminationPolicy (v1's Default): no child is ever stopped early."""
+    name = str(policy_config.get("name") or "Default").lower()
+    return name not in _POLICIES or _POLICIES[name][1] is not None
+
+
 def evaluate(
     policy_config: Mapping[str, Any],
     goal: str,
