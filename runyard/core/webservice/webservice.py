@@ -11,16 +11,25 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from runyard._services import serving
 from runyard.exceptions import WebserviceException
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from runyard._services.serving import ServiceView
     from runyard.core.inference_config import InferenceConfig
     from runyard.core.model import Model
     from runyard.core.workspace import Workspace
 
 _TYPES: dict[str, type[Webservice]] = {}
+
+
+def _serving() -> ModuleType:
+    # late: job side; importing this module (azureml.core.webservice) must stay light in a
+    # job's or a scoring service's environment: the services load on first use
+    from runyard._services import serving
+
+    return serving
 
 
 class Webservice:
@@ -42,7 +51,7 @@ class Webservice:
     def __init__(self, workspace: Workspace, name: str) -> None:
         self.workspace = workspace
         self.name = name
-        self._refresh(serving.view(workspace._services, name))
+        self._refresh(_serving().view(workspace._services, name))
 
     @classmethod
     def _from_view(cls, workspace: Workspace, view: ServiceView) -> Webservice:
@@ -78,12 +87,12 @@ class Webservice:
     @property
     def state(self) -> str:
         """Transitioning, Healthy, Unhealthy or Failed, as the service reports it now."""
-        self._refresh(serving.view(self.workspace._services, self.name))
+        self._refresh(_serving().view(self.workspace._services, self.name))
         return self._view.state
 
     def update_deployment_state(self) -> None:
         """Reads the service's attributes again."""
-        self._refresh(serving.view(self.workspace._services, self.name))
+        self._refresh(_serving().view(self.workspace._services, self.name))
 
     def wait_for_deployment(
         self, show_output: bool = False, timeout_sec: float | None = None
@@ -100,7 +109,7 @@ class Webservice:
                 "minutes.\nRunning"
             )
         try:
-            view = serving.wait_for_deployment(
+            view = _serving().wait_for_deployment(
                 self.workspace._services, self.name, timeout_sec=timeout_sec, show=show
             )
         except WebserviceException:
@@ -119,11 +128,11 @@ class Webservice:
     # ---- keys and logs ----------------------------------------------------------------------
     def get_keys(self) -> tuple[str, str]:
         """(primary, secondary). Raises WebserviceException when auth is off."""
-        return serving.get_keys(self.workspace._services, self.name)
+        return _serving().get_keys(self.workspace._services, self.name)
 
     def regen_key(self, key: str, set_key: str | None = None) -> None:
         """Replaces the 'Primary' or 'Secondary' key; the old one stops working at once."""
-        serving.regen_key(self.workspace._services, self.name, key, set_key)
+        _serving().regen_key(self.workspace._services, self.name, key, set_key)
 
     def get_token(self) -> Any:
         raise WebserviceException(
@@ -133,7 +142,7 @@ class Webservice:
 
     def get_logs(self, num_lines: int = 5000, init: bool = False) -> str:
         """The service's log: environment build, init() and every 500's traceback."""
-        return serving.logs(self.workspace._services, self.name, num_lines=num_lines, init=init)
+        return _serving().logs(self.workspace._services, self.name, num_lines=num_lines, init=init)
 
     # ---- calling it --------------------------------------------------------------------------
     def run(self, input_data: Any) -> Any:
@@ -213,7 +222,7 @@ class Webservice:
         inference = None
         if inference_config is not None:
             inference = inference_config._to_runyard(service_name=self.name)
-        serving.update(
+        _serving().update(
             self.workspace._services,
             self.name,
             models=None if models is None else [_model_ref(m) for m in models],
@@ -234,7 +243,7 @@ class Webservice:
 
     def delete(self) -> None:
         """Stops the service, frees its port and removes it from ws.webservices."""
-        serving.delete(self.workspace._services, self.name)
+        _serving().delete(self.workspace._services, self.name)
 
     # ---- listing and serializing ----------------------------------------------------------
     @staticmethod
@@ -251,7 +260,7 @@ class Webservice:
     ) -> list[Webservice]:
         """Services of the workspace, filtered as v1 filters them."""
         found = []
-        for view in serving.list_views(workspace._services):
+        for view in _serving().list_views(workspace._services):
             service = Webservice._from_view(workspace, view)
             if compute_type is not None and service.compute_type.lower() != compute_type.lower():
                 continue
@@ -358,7 +367,7 @@ def deploy(
         deployment.setdefault("recorded", {})["deployment_target"] = getattr(
             deployment_target, "name", str(deployment_target)
         )
-    serving.deploy(
+    _serving().deploy(
         workspace._services,
         name,
         models=[_model_ref(m) for m in models],
