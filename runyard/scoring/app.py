@@ -60,8 +60,9 @@ class _ClientGone(Exception):
     """The client closed the connection before its body was in."""
 
 
-async def _send(send: Send, reply: Reply) -> None:
-    await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
+async def _send(send: Send, reply: Reply, *, close: bool = False) -> None:
+    headers = [*reply.headers, _CLOSE] if close else reply.headers
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": reply.body})
 
 
@@ -88,6 +89,13 @@ class ScoringApp:
             "timeout), so it was stopped.",
         )
         self.ready = False
+        # Set when the worker drains (its generation is replaced, or it stops): every reply
+        # then says "Connection: close", so a keep-alive client moves to another worker
+        # after its answer instead of racing a close of its idle connection.
+        self.draining = False
+
+    async def _send(self, send: Send, reply: Reply) -> None:
+        await _send(send, reply, close=self.draining)
 
     def mark_ready(self) -> None:
         """init() has returned: serve /score and /swagger.json (from any thread)."""
@@ -114,20 +122,20 @@ class ScoringApp:
 
     async def _liveness(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):
-            await _send(send, _NOT_ALLOWED_GET)
+            await self._send(send, _NOT_ALLOWED_GET)
         else:
-            await _send(send, _HEALTHY if self.ready else _STARTING)
+            await self._send(send, _HEALTHY if self.ready else _STARTING)
 
     async def _swagger_endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _send(send, self._swagger_reply(scope))
+        await self._send(send, self._swagger_reply(scope))
 
     async def _score(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         if method != "POST" and method != "GET":
-            await _send(send, _OPTIONS if method == "OPTIONS" else _NOT_ALLOWED_SCORE)
+            await self._send(send, _OPTIONS if method == "OPTIONS" else _NOT_ALLOWED_SCORE)
             return
         if not self.ready:
-            await _send(send, _STARTING)
+            await self._send(send, _STARTING)
             return
         authorization = length = None
         for name, value in scope["headers"]:
@@ -137,25 +145,25 @@ class ScoringApp:
                 length = value
         refusal = self._keys.refusal(authorization)
         if refusal is not None:
-            await _send(send, replies.message(401, refusal, (b"www-authenticate", b"Bearer")))
+            await self._send(send, replies.message(401, refusal, (b"www-authenticate", b"Bearer")))
             return
         if length is not None and (not length.isdigit() or int(length) > self._limit):
             bad = replies.message(400, "Invalid Content-Length header.", _CLOSE)
-            await _send(send, self._too_large if length.isdigit() else bad)
+            await self._send(send, self._too_large if length.isdigit() else bad)
             return
         try:
             body = await self._body(receive)
         except _ClientGone:
             return  # nobody waits for the answer: run() is not called
         if body is None:
-            await _send(send, self._too_large)
+            await self._send(send, self._too_large)
             return
         try:
             reply = await self._thread.call(self._timeout_ms, self._script.score, scope, body)
         except RunTimedOut:
             logger.error("run() did not finish within %d ms: stopped it (504)", self._timeout_ms)
             reply = self._timed_out
-        await _send(send, reply)
+        await self._send(send, reply)
 
     async def _body(self, receive: Receive) -> bytes | None:
         """The whole body; None past the limit (a chunked body is counted as it comes)."""

@@ -19,6 +19,7 @@ RUNYARD_SERVICE_AUTH, RUNYARD_SERVICE_MAX_BODY_BYTES, RUNYARD_SERVICE_TIMEOUT_MS
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import logging
 import os
@@ -37,6 +38,10 @@ from runyard.scoring.settings import SERVICE_NAME, SettingsError, WorkerSettings
 
 logger = logging.getLogger("runyard.scoring")
 
+DRAIN_SECONDS = 10.0  # a stopping worker's wait for its clients to close their connections
+# Longer than the idle expiry of common clients (httpx: 5 s), so an idle keep-alive
+# connection is closed by the client, not under a request the client is sending.
+KEEP_ALIVE_SECONDS = 15
 EXIT_FAILED = 3  # the script did not import, or its init() raised (v1's workers exit 3 too)
 
 
@@ -99,14 +104,33 @@ def _pick(choice: str, fast: str, fallback: str) -> str:
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+    """uvicorn's server, with a drain before its shutdown: on SIGTERM it stops accepting
+    (the connections still queued go to the other workers sharing the socket), answers what
+    its open connections still send with "Connection: close", and waits up to
+    ``DRAIN_SECONDS`` for the clients to close them. Only then does uvicorn's own shutdown
+    close what is left: closing an idle keep-alive connection at once resets a request the
+    client may be sending on it at that moment."""
+
+    def __init__(
+        self, config: uvicorn.Config, app: ScoringApp, on_started: Callable[[], None]
+    ) -> None:
         super().__init__(config)
-        self._on_started = on_started
+        self._scoring, self._on_started = app, on_started
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if self.started:
             self._on_started()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        self._scoring.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DRAIN_SECONDS
+        while self.server_state.connections and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        await super().shutdown(sockets=sockets)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -150,12 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         http=http,
         loop=loop,
         lifespan="off",
-        access_log=False,  # one line per request costs more than a small run()
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,  # one line per request costs more than a small run()
         log_config=None,
         timeout_graceful_shutdown=settings.timeout_ms // 1000 + 1,
     )
     accepting = args.accept_while_starting
-    server = _Server(config, on_started=lambda: None if accepting else ready.say(b"ready\n"))
+    server = _Server(config, app, on_started=lambda: None if accepting else ready.say(b"ready\n"))
     done = threading.Event()
     failed = False
 

@@ -106,6 +106,32 @@ def test_a_worker_stopping_leaves_the_shared_socket_to_the_others(
         assert _fresh_post(new.port).json() == {"pid": new.proc.pid}
 
 
+def test_a_stopping_worker_drains_its_keep_alive_connections(
+    scripts, start_worker, tmp_path, shared_socket
+):
+    """SIGTERM: no new connection is taken, an open one is answered with Connection: close
+    (the client then moves to another worker), and the worker exits once it is closed."""
+    env = {"INIT_LOG": str(tmp_path / "init.log")}
+    script = scripts.write(PID_SCRIPT)
+    old = start_worker(script, env, sock=shared_socket)
+    with httpx.Client() as client:
+        url = f"http://127.0.0.1:{old.port}/score"
+        while client.post(url, content="{}").json()["pid"] != old.proc.pid:
+            pass  # keep-alive: until this client's connection is the old worker's
+        new = start_worker(script, env, sock=shared_socket)
+        old.proc.terminate()
+        seen = []
+        while True:  # the open connection is answered, then closed by the client
+            resp = client.post(url, content="{}")
+            seen.append((resp.json()["pid"], resp.headers.get("connection")))
+            if resp.json()["pid"] == new.proc.pid:
+                break
+        assert (old.proc.pid, "close") in seen
+        assert old.wait_exit() in (0, -15)
+    for _ in range(10):
+        assert _fresh_post(new.port).json() == {"pid": new.proc.pid}
+
+
 @pytest.mark.parametrize("accept_while_starting", [False, True], ids=["after-init", "at-once"])
 def test_a_failing_init_says_failed_and_exits_3_with_its_traceback(
     scripts, start_worker, accept_while_starting
