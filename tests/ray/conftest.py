@@ -1,0 +1,66 @@
+"""One real Ray cluster for the whole test session (tests/ray_cluster.py, docs/ray.md): a head
+with no CPUs and two 1-CPU worker nodes, in a private network namespace that has only `lo`.
+
+This folder has no __init__.py on purpose: as a package it would be importable as `ray`
+(pytest puts tests/ on sys.path) and hide the real Ray.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from types import ModuleType
+
+import pytest
+from ray_cluster import NO_RAY, RayCluster, RayClusterError
+
+# The head marks a silent node dead after 3 missed 1 s checks (~5 s), not Ray's 5 x 3 s.
+FAST_HEALTH_CHECKS = {"RAY_health_check_period_ms": "1000"}
+FAST_HEALTH_CHECKS["RAY_health_check_failure_threshold"] = "3"
+
+
+def import_ray() -> ModuleType:
+    """Ray, or a skip (see test_ray_cluster.py for why two imports)."""
+    ray = pytest.importorskip("ray", reason=NO_RAY)
+    pytest.importorskip("ray.job_submission", reason=NO_RAY)
+    return ray
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[RayCluster]:
+    import_ray()
+    cluster = RayCluster(env=FAST_HEALTH_CHECKS)
+    try:
+        cluster.start(head_num_cpus=0, workers=[{"num_cpus": 1}, {"num_cpus": 1}])
+    except RayClusterError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                f"CI=true and Ray is installed, so the Ray tests must run, not skip, but the "
+                f"local cluster did not start (run as root with iproute2): {exc}",
+                pytrace=False,
+            )
+        pytest.skip(f"no local Ray cluster: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_driver(ray_cluster: RayCluster) -> Iterator[ModuleType]:
+    """Ray, connected to the session's cluster (ray.init inside its namespace)."""
+    ray = import_ray()
+    with ray_cluster.inside():
+        ray.init(address=ray_cluster.address)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture
+def in_cluster(ray_cluster: RayCluster) -> Iterator[None]:
+    """Runs the test body's sockets in the cluster's namespace (Jobs API clients make a
+    connection per call; the calling thread's namespace decides where it goes)."""
+    with ray_cluster.inside():
+        yield
