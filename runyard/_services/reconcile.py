@@ -21,7 +21,7 @@ from runyard._services.run_errors import (
 from runyard._services.scheduler import reattach
 from runyard._services.supervisor import EXIT_STATUS
 from runyard._services.sweeps import RUN_TYPE as SWEEP_RUN_TYPE
-from runyard.exceptions import RunyardError
+from runyard.exceptions import InvalidStatusTransition, RunyardError
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,10 @@ def finish_orphan(services: Services, info: RunInfo, error: RunError | None = No
     )
     try:
         services.store.set_run_status(info.run_id, status, error=error, expected=ACTIVE_STATUSES)
-    except RunyardError as exc:  # ended meanwhile: nothing to do
+    except InvalidStatusTransition as exc:  # ended meanwhile: nothing to do
         log.warning("run %s: not reconciled: %s", info.run_id, exc)
+    # A store that cannot take the end (a full disk) raised above: the job folder, with a
+    # pending error in it, stays for the retry; the run is never left active for good.
     remove_job_dir(job_dir)
 
 
@@ -92,6 +94,10 @@ def reconcile(services: Services) -> list[str]:
     for info in active:
         if info.run_type == SWEEP_RUN_TYPE:
             continue  # no process of its own: the new agent's sweep loop carries it on
-        finish_orphan(services, info)
+        try:
+            finish_orphan(services, info)
+        except RunyardError as exc:  # the store cannot take it yet (a full disk)
+            log.warning("run %s: not reconciled yet: %s", info.run_id, exc)
+            continue
         ended.append(info.run_id)
     return ended
