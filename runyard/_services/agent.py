@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 POLL = 1.0  # seconds between queue scans when nobody wakes the agent
 _POKE = b"p"  # what the agent writes to its own FIFO (submitters write b"w")
+QUEUE_FRESH = 0.5  # s: the queue is read again at least this often
 SWEEP_POLL = 0.5  # while a sweep runs: its policy acts within ~1 s of a metric's ingest
 DEFAULT_IDLE_SECONDS = 600
 
@@ -56,6 +57,8 @@ class Agent:
         self.unfinished: dict[str, RunError] = {}  # runs to end once the store can be written
         self.preparing_now: set[str] = set()  # runs claimed for Preparing in this pass
         self.woken_by_others = True
+        self.left_queued: list[RunInfo] = []  # Queued runs the last pass left waiting
+        self.queued_read_at = 0.0
         self.wake_fd = -1
 
     def _open_wake(self) -> None:
@@ -115,10 +118,10 @@ class Agent:
         last_busy = time.monotonic()
         while not self.stopping.is_set():
             # Sweeps first: the children they start are scheduled in the same pass.
+            read, self.woken_by_others = self.woken_by_others, False
             ended = {s.run_id: s.final for s in self.supervisors.values() if s.final}
-            sweeping = self.sweeps.tick(read=self.woken_by_others, ended=ended)
-            self.woken_by_others = False
-            queued_left = self._schedule()
+            sweeping = self.sweeps.tick(read=read, ended=ended)
+            queued_left = self._schedule(read=read)
             # Deployed services keep the agent: it restarts their processes if they die.
             serving = self._keep_services()
             if self.supervisors or queued_left or self.unfinished or sweeping or serving:
@@ -138,7 +141,7 @@ class Agent:
             log.exception("keeping the web services failed")
             return True
 
-    def _schedule(self) -> bool:
+    def _schedule(self, *, read: bool = True) -> bool:
         """Starts queued runs while slots or nodes are free; True if some still wait (or a
         cluster still has nodes to start or scale down).
 
@@ -152,25 +155,37 @@ class Agent:
                 self.unfinished[sup.run_id] = sup.unfinished
         self.supervisors = {k: s for k, s in self.supervisors.items() if s.is_alive()}
         self._end_unfinished()
-        queued = self.services.store.list_runs(
-            statuses=[RunStatus.QUEUED], include_children=True, agent_managed=True
-        )
-        queued.reverse()  # submit order
+        queued = self._queued(read, now)
         ready = {r.run_id: python for r in queued if (python := _prepared_python(r))}
         waiting: dict[str, list[str]] = {}
         for info in queued:
             if info.run_id in ready:
                 waiting.setdefault(info.target, []).append(info.run_id)
-        busy = self.scheduler.tick(now, waiting, set(self.supervisors))
-        left = 0
+        busy = self.scheduler.tick(now, waiting, set(self.supervisors), read=read)
+        left: set[str] = set()
         for info in queued:
-            if info.run_id in ready:
-                left += not self._start_on_node(info, ready[info.run_id], now)
+            if info.run_id in ready and not self._start_on_node(info, ready[info.run_id], now):
+                left.add(info.run_id)
         backends: dict[str, ComputeBackend | ComputeTargetException] = {}
         for info in queued:
-            if info.run_id not in ready:
-                left += not self._start_preparing(info, backends, now)
-        return left > 0 or busy
+            if info.run_id not in ready and not self._start_preparing(info, backends, now):
+                left.add(info.run_id)
+        self.left_queued = [info for info in queued if info.run_id in left]
+        return bool(left) or busy
+
+    def _queued(self, read: bool, now: float) -> list[RunInfo]:
+        """The Queued runs in submit order. Woken only by its own supervisors (``read``
+        False) on a machine with no cluster, the agent knows them already: those left
+        waiting at the last pass and the children the sweep loop just made (a cluster's
+        supervisors put runs back to Queued themselves, so with clusters they are read)."""
+        if read or self.scheduler.has_clusters or now - self.queued_read_at >= QUEUE_FRESH:
+            queued = self.services.store.list_runs(
+                statuses=[RunStatus.QUEUED], include_children=True, agent_managed=True
+            )
+            queued.reverse()  # submit order
+            self.queued_read_at = now
+            return queued
+        return [*self.left_queued, *self.sweeps.made]
 
     def _end_unfinished(self) -> None:
         """Ends runs whose supervisor could not (the store failed, e.g. a full disk), once

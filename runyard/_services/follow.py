@@ -19,10 +19,12 @@ from runyard._services import Services
 from runyard._services.agent_client import agent_pid, ensure_agent
 from runyard._services.driver_log import BUILD_LOG, DRIVER_LOG
 from runyard._services.sweeps import RUN_TYPE as SWEEP_RUN_TYPE
-from runyard._services.sweeps import SWEEP_LOG
+from runyard._services.sweeps import SWEEP_ENDED, SWEEP_LOG
 from runyard.exceptions import ExperimentExecutionException
 
 _AGENT_CHECK_EVERY = 2.0  # seconds between liveness checks of the agent while waiting
+_WATCH_EVERY = 0.02  # seconds between looks at a sweep's log while waiting for its end
+_FAST_FOR = 1.0  # seconds the store is read every _WATCH_EVERY once the log says it ended
 SCALING = "Scaling"  # not a run status: the run waited Queued while its cluster grew
 NODE_WAIT = "QueuedForNode"  # Queued again, after Preparing: a cluster run waits for a node
 _PHASE_LINES = {
@@ -259,6 +261,49 @@ def wait_for_run(
         ) from None
 
 
+class _EndWatch:
+    """Between two reads of the store, looks at a sweep's log (its size, then what was
+    added): the sweep loop writes its SWEEP_ENDED line just before the final status, so
+    the wait reads the store again within _WATCH_EVERY instead of up to poll_interval."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.offset = _size(path) if path is not None else 0
+        self.fast_until = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        now = time.monotonic()
+        if self.path is None or now < self.fast_until:
+            time.sleep(seconds if self.path is None else _WATCH_EVERY)
+            return
+        deadline = now + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(_WATCH_EVERY, left))
+            if self._ended():
+                self.fast_until = time.monotonic() + _FAST_FOR
+                return
+
+    def _ended(self) -> bool:
+        assert self.path is not None
+        size = _size(self.path)
+        if size <= self.offset:
+            return False
+        marker = SWEEP_ENDED.encode()
+        start = max(0, self.offset - len(marker))  # a marker cut by the last look
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            added = f.read(size - start)
+        self.offset = size
+        return marker in added
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _wait(
     services: Services, run_id: str, *, show_output: bool, out: TextIO, poll_interval: float
 ) -> RunInfo:
@@ -274,6 +319,8 @@ def _wait(
         phases = _Phases(out, build, driver)
     if show_output:
         _header(info, services, out)
+    log_path = services.artifacts.local_path(f"runs/{run_id}/{SWEEP_LOG}")
+    watch = _EndWatch(log_path if info.run_type == SWEEP_RUN_TYPE else None)
     next_check = 0.0
     while True:
         if show_output:
@@ -286,7 +333,7 @@ def _wait(
             if agent_pid(services.layout) is None:
                 ensure_agent(services.layout, services.settings)
             next_check = now + _AGENT_CHECK_EVERY
-        time.sleep(poll_interval)
+        watch.sleep(poll_interval)
         info = store.get_run(run_id)
     if show_output:
         _summary(info, out)

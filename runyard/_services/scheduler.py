@@ -27,6 +27,7 @@ class Scheduler:
         self.local = LocalMachineBackend(
             LOCAL, {"max_nodes": services.settings.local_max_concurrent_runs}, {}
         )
+        self.has_clusters = True  # until a tick has read the stored targets
 
     def _save(self, before: ComputeTargetInfo, backend: ComputeBackend) -> None:
         provisioning = "Succeeded" if before.provisioning_state == "Creating" else None
@@ -48,12 +49,23 @@ class Scheduler:
         return backend_for(self.services.store.get_compute_target(target))
 
     def tick(
-        self, now: float, waiting: Mapping[str, Collection[str]], running: Collection[str]
+        self,
+        now: float,
+        waiting: Mapping[str, Collection[str]],
+        running: Collection[str],
+        *,
+        read: bool = True,
     ) -> bool:
-        """Advances every target; True while some target still changes on its own."""
+        """Advances every target; True while some target still changes on its own.
+        ``read`` False: the stored targets are not read again when the last read found
+        none that runs jobs (a new one wakes the agent, and the next read finds it)."""
         self.local.tick(now, waiting.get(LOCAL, ()), running)
         busy = False
-        for info in self.services.store.list_compute_targets():
+        if not read and not self.has_clusters:
+            return busy
+        infos = self.services.store.list_compute_targets()
+        self.has_clusters = any(i.compute_type in BACKENDS for i in infos)
+        for info in infos:
             if info.compute_type not in BACKENDS:
                 continue
             backend = backend_for(info)

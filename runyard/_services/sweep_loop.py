@@ -24,6 +24,7 @@ from runyard._services.sweep_sampling import Sampler, Trial, make_sampler
 from runyard._services.sweeps import (
     HYPERPARAMETER_TAG,
     RUN_TYPE,
+    SWEEP_ENDED,
     append_sweep_log,
     best_of,
     child_index,
@@ -69,6 +70,7 @@ class SweepLoop:
         self.services = services
         self._sweeps: dict[str, _Sweep] = {}
         self._read_at = -SWEEPS_FRESH
+        self.made: list[RunInfo] = []  # the children the last pass made (Queued)
 
     def tick(self, *, read: bool = True, ended: Mapping[str, RunInfo] | None = None) -> bool:
         """One pass over every active sweep; True while any is active.
@@ -78,6 +80,7 @@ class SweepLoop:
         that is older than SWEEPS_FRESH. ``ended``: children known to have ended, as their
         supervisors left them (terminal: read no more)."""
         now = time.monotonic()
+        self.made = []
         if read or now - self._read_at >= SWEEPS_FRESH:
             active = self.services.store.list_runs(
                 statuses=_SWEEP_STATUSES, run_type=RUN_TYPE, agent_managed=True
@@ -93,6 +96,7 @@ class SweepLoop:
                 sweep.step(info, ended or {}, read=read)
             except Exception as exc:  # a bug or a store failure: retried next pass
                 log.exception("sweep %s: pass failed: %s", info.run_id, exc)
+            self.made.extend(sweep.made)
         alive = {i.run_id for i in active}
         self._sweeps = {k: v for k, v in self._sweeps.items() if k in alive and not v.ended}
         return bool(self._sweeps)
@@ -102,6 +106,7 @@ class _Sweep:
     def __init__(self, services: Services, info: RunInfo) -> None:
         self.services, self.run_id = services, info.run_id
         self.info = info  # as last read or written by this loop
+        self.made: list[RunInfo] = []  # the children this pass made
         self.ended = False
         self._tagged_at = -TAGS_EVERY
         config = sweep_config(info)
@@ -134,7 +139,7 @@ class _Sweep:
 
     # ---- one pass ------------------------------------------------------------------------
     def step(self, info: RunInfo, ended: Mapping[str, RunInfo], *, read: bool = True) -> None:
-        self.info = info
+        self.info, self.made = info, []
         kids = self._children(ended, read)
         self._tag_hyperparameters(kids)
         series = self._series(kids)
@@ -305,6 +310,7 @@ class _Sweep:
                 )  # fmt: skip
                 break
             kids.append(self._start_child(info, index, params, resumed))
+            self.made.append(kids[-1])
             active += 1
         return kids
 
@@ -427,7 +433,7 @@ class _Sweep:
         summary = f"best run {best[0]} ({self.metric} {best[1]:g})" if best else "no best run"
         append_sweep_log(
             self.services, self.run_id,
-            f"Sweep ended {status.value} after {len(kids)} runs: {summary}.",
+            f"{SWEEP_ENDED} {status.value} after {len(kids)} runs: {summary}.",
         )  # fmt: skip
         self.services.store.set_run_status(
             self.run_id, status, error=error, expected=_SWEEP_STATUSES

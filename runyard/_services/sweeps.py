@@ -38,6 +38,7 @@ from runyard.exceptions import UserErrorException
 RUN_TYPE = "hyperdrive"
 SWEEP_LOG_NAME = "hyperdrive.txt"
 SWEEP_LOG = f"azureml-logs/{SWEEP_LOG_NAME}"
+SWEEP_ENDED = "Sweep ended"  # the sweep log's last line starts so, just before the status
 HYPERPARAMETER_TAG = "_aml_system_"
 # v1's parent tags: each a JSON string of part of the configuration.
 _CONFIG_TAGS = {
