@@ -128,7 +128,8 @@ def supervise(status: str, argv: list[str], env: dict[str, str]) -> int:
     except ChildProcessError:
         pass
     if reaper:  # every process the job left was our descendant, and none is left
-        os.close(os.open(swept_path(status), os.O_WRONLY | os.O_CREAT, 0o600))
+        with contextlib.suppress(OSError):  # a full disk: the agent looks for them itself
+            os.close(os.open(swept_path(status), os.O_WRONLY | os.O_CREAT, 0o600))
     return code
 
 
@@ -198,7 +199,7 @@ def _start_wrapper(request: dict[str, Any], log_fd: int, own: list[int]) -> NoRe
         code = supervise(str(request["status"]), [str(a) for a in request["argv"]], env)
     except BaseException as exc:  # never back into the launcher's loop
         with contextlib.suppress(OSError):
-            os.write(2, f"Runyard: the job could not be started: {exc}\n".encode())
+            os.write(2, f"Runyard: the job's wrapper failed: {exc}\n".encode())
         with contextlib.suppress(OSError):
             if not os.path.exists(str(request.get("status"))):
                 write_status(str(request["status"]), code)

@@ -96,4 +96,4 @@ def test_a_job_that_cannot_start_fails_with_the_reason_in_its_driver_log(tmp_pat
     handle = backend.launch(spec)
     assert _exit_code(handle) == 1
     log = (tmp_path / "a" / "driver.log").read_text()
-    assert "Runyard: the job could not be started:" in log and "/no/python" in log
+    assert "Runyard: the job's wrapper failed:" in log and "/no/python" in log
