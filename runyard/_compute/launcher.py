@@ -11,6 +11,7 @@ wrapper process of its own instead.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -42,6 +43,9 @@ class Launcher:
         self._sock: socket.socket | None = None
         self._pid: int | None = None
         self._owner = os.getpid()
+        # Closed on the way out, not left to the collector (which warns of an open socket);
+        # the launcher then ends once its jobs have.
+        atexit.register(self._drop)
 
     def start(self, job: JobSpec, umask: int) -> tuple[int, int]:
         """(pid, pidfd) of the job's wrapper, which runs ``job.argv`` in a session of its own.
