@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 
 from runyard._entities import ServiceInfo
@@ -22,6 +23,8 @@ from runyard.exceptions import RunyardError, ServiceNotFound
 
 log = logging.getLogger(__name__)
 
+INTERVAL = 1.0  # seconds between passes over the services (agent passes come more often)
+
 
 class ServiceKeeper:
     def __init__(self, services: Services) -> None:
@@ -29,10 +32,18 @@ class ServiceKeeper:
         self.backend = backend(services)
         self.preparing: dict[str, threading.Thread] = {}
         self.adopted: set[str] = set()
+        self._last = -INTERVAL
+        self._any = False
 
     def tick(self) -> bool:
-        """One pass over the services; True while the workspace has any."""
+        """A pass over the services at most every INTERVAL seconds (a sweep's children wake
+        the agent far more often); True while the workspace has any."""
+        now = time.monotonic()
+        if now - self._last < INTERVAL:
+            return self._any
+        self._last = now
         infos = self.services.store.list_services()
+        self._any = bool(infos)
         for info in infos:
             if info.status == DELETING:
                 continue
