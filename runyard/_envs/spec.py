@@ -100,7 +100,9 @@ def normalize_requirement(line: str) -> str:
     return f"{canonicalize_name(req.name)}{extras}{spec}{url}{marker}"
 
 
-def _name_of(line: str) -> str | None:
+def requirement_name(line: str) -> str | None:
+    """The canonical project name of a requirement line; None for what packaging cannot
+    parse (paths, VCS URLs)."""
     try:
         return canonicalize_name(Requirement(line).name)
     except InvalidRequirement:
@@ -141,11 +143,11 @@ def resolve_spec(
     notes: list[str] = list(curated_notices(name))
     mapped, python_version = map_conda_packages(conda_specs)
     # conda's "pip" package is the installer itself; uv installs without it.
-    mapped = [m for m in mapped if _name_of(m) != "pip"]
+    mapped = [m for m in mapped if requirement_name(m) != "pip"]
     options = [p for p in pip_lines if p.startswith("-")]
     requirements: list[str] = []
     for line in [p for p in pip_lines if p and not p.startswith("-")] + mapped:
-        pkg = _name_of(line)
+        pkg = requirement_name(line)
         if pkg in PROVIDED_BY_RUNYARD:
             notes.append(f"{line}: provided by Runyard (azureml.* resolves to runyard), skipped.")
             continue
@@ -162,7 +164,7 @@ def resolve_spec(
     pre_install = [str(p) for p in build.get("preInstallPackages") or []]
     no_isolation = [str(p) for p in build.get("noBuildIsolationPackages") or []]
     requirements = _without_cuda_wheels(requirements, notes, gpu_present=gpu_present)
-    if "chainer" in {_name_of(r) for r in requirements} and "chainer" not in no_isolation:
+    if "chainer" in {requirement_name(r) for r in requirements} and "chainer" not in no_isolation:
         _add_chainer_recipe(requirements, constraints, pre_install, no_isolation, notes)
     check_constraints(requirements, constraints, environment=name)
     for item in _options_in(options):
@@ -194,7 +196,7 @@ def _without_cuda_wheels(
     """CUDA builds of cupy (cupy-cuda111, cupy-cuda12x ...) need a GPU to import: on a node
     without one they are left out with a WARNING, and the run uses the CPU (as the curated
     GPU environments do)."""
-    cuda = [r for r in requirements if (_name_of(r) or "").startswith("cupy-cuda")]
+    cuda = [r for r in requirements if (requirement_name(r) or "").startswith("cupy-cuda")]
     if not cuda or gpu_present():
         return requirements
     for line in cuda:
@@ -217,8 +219,8 @@ def _add_chainer_recipe(
     left alone."""
     # An unpinned "numpy" (the Chainer notebook's conda list has one) still gets the bound.
     pinned = [r for r in requirements if re.search(r"[<>=!~@]", r)]
-    named = {_name_of(r) for r in [*pinned, *constraints]}
-    added = [c for c in CHAINER_CONSTRAINTS if _name_of(c) not in named]
+    named = {requirement_name(r) for r in [*pinned, *constraints]}
+    added = [c for c in CHAINER_CONSTRAINTS if requirement_name(c) not in named]
     constraints.extend(added)
     pre_install.extend(p for p in CHAINER_PRE_INSTALL if p not in pre_install)
     no_isolation.append("chainer")

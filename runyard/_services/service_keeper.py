@@ -99,7 +99,9 @@ class ServiceKeeper:
     def _mirror(self, info: ServiceInfo, report: ServiceReport) -> None:
         state = {k: v for k, v in report.to_state().items() if v is not None}
         status = view_of(info, report).state
-        if report.generation and report.generation == info.generation:
+        served = info.state.get("served_generation")
+        if report.generation and report.generation == info.generation != served:
+            # once, when the latest version starts serving
             remove_old_generations(self.services, info.name, keep=report.generation)
         current = {k: info.state.get(k) for k in state}
         if current != state or status != info.status:

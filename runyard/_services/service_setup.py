@@ -17,6 +17,7 @@ from typing import Any
 
 from runyard._envs import resolve_spec
 from runyard._envs.builder import default_build_settings, ensure_env
+from runyard._envs.spec import requirement_name
 from runyard._services import Services, registry
 from runyard._services.job_setup import job_python_path
 from runyard._serving.base import ServiceLaunch
@@ -73,8 +74,8 @@ def serving_python(
         log(note)
     spec = resolved.spec
     if not spec.user_managed:
-        names = {r.split(">")[0].split("=")[0].split("[")[0].lower() for r in spec.requirements}
-        extra = tuple(r for r in SERVING_REQUIREMENTS if r.split(">")[0] not in names)
+        names = {requirement_name(r) for r in spec.requirements}
+        extra = tuple(r for r in SERVING_REQUIREMENTS if requirement_name(r) not in names)
         spec = dataclasses.replace(spec, requirements=tuple(sorted(spec.requirements + extra)))
     build = default_build_settings(services.settings.home, host_python=sys.executable)
     return ensure_env(spec, build, log=log).python

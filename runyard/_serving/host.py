@@ -140,8 +140,7 @@ class Host:
 
     # ---- the socket -----------------------------------------------------------------------
     def bind(self, launch: ServiceLaunch) -> bool:
-        previous = read_json(self.folder / STATUS) or {}
-        port = launch.port or previous.get("port") or 0
+        port = launch.port or self.port or 0  # self.port: the port an earlier host served on
         deadline = time.monotonic() + BIND_RETRY_SECONDS
         while True:
             sock = socket.socket(socket.AF_INET6 if ":" in launch.host else socket.AF_INET)
