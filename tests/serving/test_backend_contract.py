@@ -156,7 +156,10 @@ def test_a_first_generation_that_cannot_start_is_failed_and_not_revived(
     _auth_off(backend, "svc")
     broken = "def init():\n    raise ValueError('bad weights')\n\ndef run(raw):\n    return 0\n"
     backend.deploy(_launch(tmp_path, "svc", 1, script=broken))
-    report = wait_until(lambda: (r := backend.status("svc")).state == "Failed" and r, what="Failed")
+    report = wait_until(  # the host writes Failed, then stops
+        lambda: (r := backend.status("svc")).state == "Failed" and not r.alive and r,
+        what="Failed and stopped",
+    )
     assert report.failed_generation == 1 and not report.alive
     assert backend.revive("svc") is False
     assert "bad weights" in backend.logs("svc", init=True)
