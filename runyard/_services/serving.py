@@ -183,6 +183,9 @@ def deploy(
     found = _models(services, models)
     if not overwrite and name in {s.name for s in services.store.list_services()}:
         raise ServiceExists(name)  # before copying anything
+    for label, field in zip(KEY_NAMES, ("primary_key", "secondary_key"), strict=True):
+        if deployment.get(field) is not None:
+            _check_key(label, deployment[field])  # a bad key changes nothing
     inference_spec, staging = _inference_spec(services, name, inference)
     deploy_spec = {k: v for k, v in deployment.items() if k not in ("primary_key", "secondary_key")}
     deploy_spec.setdefault("host", services.settings.serving_host)

@@ -480,3 +480,13 @@ def test_overwrite_keeps_the_port_and_the_keys(served):
     second.update(auth_enabled=False)
     assert _post(second.scoring_uri, '{"data": [1]}').status_code == 200
     second.delete()
+
+
+def test_a_bad_key_is_refused_before_anything_is_stored(served):
+    from runyard.exceptions import WebserviceException
+
+    ws = served[0]
+    with pytest.raises(WebserviceException, match="primary key must be a str of at least 8"):
+        _deploy(served, "badkey-svc", primary_key="short")
+    assert "badkey-svc" not in ws.webservices
+    assert not (ws._services.layout.services_dir / "badkey-svc").exists()
