@@ -139,6 +139,8 @@ class JobRef:
 
     backend: str  # the compute type whose backend launched it ("local", "AmlCompute" ...)
     job_id: str  # the backend's id: a pid for local processes
+    # Tells the job from a later one given the same id (a local process: its start time).
+    instance: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

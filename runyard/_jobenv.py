@@ -127,6 +127,30 @@ def job_environment(
     return env
 
 
+# Set by the agent for each run; the rest of a job's environment is the same for every run
+# of one definition (a forkserver starts with it: launcher.py).
+PER_RUN = (
+    RUN_ID,
+    EXPERIMENT_NAME,
+    EXPERIMENT_ID,
+    SOURCE_DIRECTORY,
+    ENTRY_SCRIPT,
+    TARGET_TYPE,
+    SPOOL,
+    DATASET_ENVIRONMENT_VARS,
+    DATASET_FILE_OUTPUTS,
+)
+
+
+def per_run_names(environ: Mapping[str, str]) -> set[str]:
+    """The variables of a job's environment that differ from run to run: the run's own
+    (PER_RUN) and one per dataset input and output (their paths are the run's)."""
+    names = {name for name in PER_RUN if name in environ}
+    names.update(input_datasets(environ))
+    names.update(output_datasets(environ))
+    return names
+
+
 def input_datasets(environ: Mapping[str, str]) -> dict[str, str]:
     """{name: path} of the job's dataset inputs, read from v1's variables."""
     found: dict[str, str] = {}

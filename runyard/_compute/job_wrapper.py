@@ -5,7 +5,12 @@ Two ways to start it:
 - ``python runyard/_compute/job_wrapper.py --launcher``: the agent's one long-lived launcher
   (``launcher.py`` talks to it over the socket on its stdin). For each job it forks a copy of
   itself that becomes the job's wrapper, so a job no longer waits for an interpreter to
-  start before its own does.
+  start before its own does;
+- ``python runyard/_compute/job_wrapper.py --forkserver``: a launcher started the way a job's
+  interpreter is (no -S/-E, the job's environment but for its per-run variables), whose
+  wrappers *fork* the job's process instead of starting an interpreter: the job's script
+  runs in an interpreter that has already started (``run_script``), as under
+  ``python script.py``. See ``launcher.py`` for when the agent uses one.
 
 Either way the wrapper starts ARGV (the job's interpreter, script and arguments) as its
 child and:
@@ -104,11 +109,29 @@ def read_status(path: os.PathLike[str] | str) -> int | None:
     return code if isinstance(code, int) else None
 
 
-def supervise(status: str, argv: list[str], env: dict[str, str]) -> int:
+class RunScript(BaseException):
+    """Raised in a forkserver's job process, forked from its wrapper: unwinds the server's
+    stack up to ``main``, which then runs the job's script (``run_script``)."""
+
+    def __init__(self, argv: list[str]) -> None:
+        super().__init__(argv)
+        self.argv = argv
+
+
+def supervise(status: str, argv: list[str], env: dict[str, str], *, fork: bool = False) -> int:
     """Runs ``argv`` to its end as this process's child; returns its exit code (negative:
-    the signal that killed it) once its status is recorded and its leftovers killed."""
+    the signal that killed it) once its status is recorded and its leftovers killed.
+
+    ``fork``: the child is a fork of this process, which raises RunScript (this process is a
+    forkserver's wrapper, running the job's interpreter with ``env`` already in os.environ).
+    """
     reaper = _become_subreaper()
-    child = os.posix_spawnp(argv[0], argv, env, setsigdef=_RESTORED)
+    if fork:
+        child = os.fork()
+        if child == 0:
+            raise RunScript(argv)  # its signal dispositions are the fresh interpreter's
+    else:
+        child = os.posix_spawnp(argv[0], argv, env, setsigdef=_RESTORED)
 
     def forward(signum: int, frame: object) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -147,9 +170,10 @@ def _die_as(code: int) -> None:
 
 # ---- the launcher: one process that forks every job's wrapper ---------------------------
 # Its stdin is a stream socket to the agent. A request is a 4-byte big-endian length and a
-# JSON object {argv, cwd, env, status, umask}, sent with the job's driver log as the one
-# descriptor (SCM_RIGHTS); the answer, the same framing, is {"pid": the wrapper's pid} with
-# a pidfd of the wrapper attached, or {"error": why}.
+# JSON object {argv, cwd, env, status, umask, fork}, sent with the job's driver log as the
+# one descriptor (SCM_RIGHTS); the answer, the same framing, is {"pid": the wrapper's pid,
+# "started": its start time} with a pidfd of the wrapper attached, or {"error": why}. A
+# forkserver first sends {"ready": its pid} once, when it has started.
 
 
 def receive(sock: socket.socket) -> tuple[bytes, list[int]] | None:
@@ -173,42 +197,62 @@ def send(sock: socket.socket, body: bytes, fds: list[int]) -> None:
         sock.sendall(data[sent:])
 
 
-def _start_wrapper(request: dict[str, Any], log_fd: int, own: list[int]) -> NoReturn:
-    """In the forked child: become the job's wrapper, then end as the job did."""
+def _start_wrapper(
+    request: dict[str, Any], log_fd: int, sock: socket.socket, own: list[int]
+) -> NoReturn:
+    """In the forked child: become the job's wrapper, then end as the job did (or, in a
+    forkserver's job process, raise RunScript up to ``main``)."""
     code = 1
+    job: RunScript | None = None
     try:
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for fd in own:
-            os.close(fd)
-        os.setsid()
-        os.umask(int(request["umask"]))
-        null = os.open(os.devnull, os.O_RDONLY)  # fd 0 was the socket: null may be 0
-        if null == 0:
-            os.set_inheritable(0, True)
-        else:
-            os.dup2(null, 0)
-            os.close(null)
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
-        os.close(log_fd)
-        os.chdir(request["cwd"])
-        env = {str(k): str(v) for k, v in request["env"].items()}
-        os.environ.clear()  # posix_spawnp looks the program up on the job's PATH
-        os.environ.update(env)
-        code = supervise(str(request["status"]), [str(a) for a in request["argv"]], env)
-    except BaseException as exc:  # never back into the launcher's loop
-        with contextlib.suppress(OSError):
-            os.write(2, f"Runyard: the job's wrapper failed: {exc}\n".encode())
-        with contextlib.suppress(OSError):
-            if not os.path.exists(str(request.get("status"))):
-                write_status(str(request["status"]), code)
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.close(sock.detach())  # and never again when the object goes (fd 0 by then)
+            for fd in own:
+                os.close(fd)
+            os.setsid()
+            os.umask(int(request["umask"]))
+            null = os.open(os.devnull, os.O_RDONLY)  # fd 0 was the socket: null may be 0
+            if null == 0:
+                os.set_inheritable(0, True)
+            else:
+                os.dup2(null, 0)
+                os.close(null)
+            os.dup2(log_fd, 1)
+            os.dup2(log_fd, 2)
+            os.close(log_fd)
+            os.chdir(request["cwd"])
+            env = {str(k): str(v) for k, v in request["env"].items()}
+            os.environ.clear()  # posix_spawnp looks the program up on the job's PATH
+            os.environ.update(env)
+            argv = [str(a) for a in request["argv"]]
+            code = supervise(str(request["status"]), argv, env, fork=bool(request.get("fork")))
+        except RunScript as exc:  # the job's own process: on to main
+            job = exc
+        except BaseException as exc:  # never back into the launcher's loop
+            with contextlib.suppress(OSError):
+                os.write(2, f"Runyard: the job's wrapper failed: {exc}\n".encode())
+            with contextlib.suppress(OSError):
+                if not os.path.exists(str(request.get("status"))):
+                    write_status(str(request["status"]), code)
     finally:
-        _die_as(code)
-        os._exit(code & 0xFF)
+        if job is None:
+            _die_as(code)
+            os._exit(code & 0xFF)
+    raise job
 
 
-def _launch(sock: socket.socket, body: bytes, fds: list[int], own: list[int]) -> None:
+def _start_time(pid: int) -> str:
+    """The process's start time (clock ticks after boot): with the pid, it names that process
+    and no later one that reuses the pid. Read by the parent, before it reaps it."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rpartition(")")[2].split()[19]
+
+
+def _launch(
+    sock: socket.socket, body: bytes, fds: list[int], own: list[int], *, fork: bool
+) -> None:
     if len(fds) != 1:
         for fd in fds:
             os.close(fd)
@@ -216,17 +260,19 @@ def _launch(sock: socket.socket, body: bytes, fds: list[int], own: list[int]) ->
         return
     try:
         request = json.loads(body)
+        request["fork"] = fork  # a forkserver forks every job (its interpreter is the job's)
         pid = os.fork()
     except (ValueError, OSError) as exc:
         os.close(fds[0])
         send(sock, json.dumps({"error": str(exc)}).encode(), [])
         return
     if pid == 0:
-        _start_wrapper(request, fds[0], own)
+        _start_wrapper(request, fds[0], sock, own)
     os.close(fds[0])
     pidfd = os.pidfd_open(pid)  # before any reaping: it is this child, whatever happens
     try:
-        send(sock, json.dumps({"pid": pid}).encode(), [pidfd])
+        started = _start_time(pid)
+        send(sock, json.dumps({"pid": pid, "started": started}).encode(), [pidfd])
     finally:
         os.close(pidfd)
 
@@ -239,16 +285,20 @@ def _reap() -> None:
         pass
 
 
-def serve() -> int:
+def serve(*, fork: bool = False) -> int:
     """The launcher's loop: starts the jobs the agent asks for until its socket closes (the
-    agent stopped or died), then waits for the jobs still running and exits."""
+    agent stopped or died), then waits for the jobs still running and exits.
+
+    ``fork``: a forkserver, which says it is ready and forks the jobs themselves."""
     sock = socket.socket(fileno=0)
+    if fork:
+        send(sock, json.dumps({"ready": os.getpid()}).encode(), [])
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # select wakes on wake_r
-    own = [sock.fileno(), wake_r, wake_w]
+    own = [wake_r, wake_w]
     while True:
         ready, _, _ = select.select([sock.fileno(), wake_r], [], [])
         if wake_r in ready:
@@ -260,7 +310,7 @@ def serve() -> int:
             message = receive(sock)
             if message is None:
                 break
-            _launch(sock, *message, own)
+            _launch(sock, *message, own, fork=fork)
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     sock.close()
@@ -272,9 +322,69 @@ def serve() -> int:
     return 0
 
 
+def run_script(argv: list[str]) -> int:
+    """Runs ``argv`` = [python, script, args...] in this interpreter as ``python script
+    args`` would in a new one (this process's interpreter is the job's, started with its
+    environment but for per-run variables, now in os.environ): the same sys.argv,
+    sys.orig_argv, sys.path[0], ``__main__`` and exit status. Returns the exit code for
+    ``sys.exit`` (which then runs atexit, joins threads and flushes, as at any exit); the
+    script's SystemExit goes through as it is."""
+    import builtins
+    import importlib.machinery
+    import types
+
+    script = argv[1]
+    path = os.path.abspath(script)
+    sys.argv = argv[1:]
+    sys.orig_argv = list(argv)
+    # the script's folder, symlinks resolved (the interpreter's own rule) instead of ours
+    sys.path[0] = os.path.dirname(os.path.realpath(path))
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+    except OSError as exc:
+        print(
+            f"{sys.executable}: can't open file {path!r}: [Errno {exc.errno}] {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__cached__ = None  # type: ignore[attr-defined]
+    main.__builtins__ = builtins  # type: ignore[attr-defined]
+    main.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
+    sys.modules["__main__"] = main
+    try:
+        exec(compile(source, path, "exec", dont_inherit=True), main.__dict__)
+    except SystemExit:
+        raise
+    except BaseException as exc:  # what the interpreter does with an uncaught exception
+        tb = exc.__traceback__
+        if tb is not None and tb.tb_frame.f_code is run_script.__code__:
+            tb = tb.tb_next  # this frame: not the script's
+        sys.excepthook(type(exc), exc, exc.with_traceback(tb).__traceback__)
+        if isinstance(exc, KeyboardInterrupt):  # ends by SIGINT, after the exit handlers
+            import atexit
+
+            atexit._run_exitfuncs()
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+        return 1
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if argv == ["--launcher"]:
         return serve()
+    if argv == ["--forkserver"]:
+        try:
+            return serve(fork=True)
+        except RunScript as job:  # a job's own process (serve's stack is gone)
+            job_argv = job.argv
+        return run_script(job_argv)
     if len(argv) < 3 or argv[1] != "--":
         print("usage: python -m runyard._compute.job_wrapper STATUS -- ARGV...", file=sys.stderr)
         return 2

@@ -63,24 +63,41 @@ def processes_of_run(run_id: str) -> list[int]:
     ]
 
 
-def _group_of(pid: int) -> int | None:
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name: state, ppid, pgrp, ... (None: no such pid)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
+            return f.read().rpartition(")")[2].split()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
-    return int(stat.rpartition(")")[2].split()[2])  # after the name: state, ppid, pgrp
 
 
-def signal_job(run_id: str, leader: int, sig: int) -> None:
+def is_process(pid: int, started: str) -> bool:
+    """True while ``pid`` is the live process that started at ``started`` (clock ticks after
+    boot, from /proc), not a later one given the same pid."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[19] == started and fields[0] not in ("Z", "X")
+
+
+def _group_of(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[2])
+
+
+def signal_job(run_id: str, leader: int, sig: int, *, started: str | None = None) -> None:
     """Sends ``sig`` to the job's process group (while it is the run's: a pid can be reused
     once the leader is reaped) and to every process of the run.
 
-    The group is the run's while its leader is, or while a process of the run is in it: a
-    wrapper forked by the launcher carries the launcher's environment, not the run id, and
-    no new process gets a pid that a live group still holds."""
+    The group is the run's while its leader is (the wrapper that started at ``started``, or
+    a process with the run id), or while a process of the run is in it: a wrapper forked
+    by a launcher carries the launcher's environment, not the run id (so does a job forked
+    by a forkserver), and no new process gets a pid that a live group still holds."""
     pids = processes_of_run(run_id)
-    if process_of_run(leader, run_id) or any(_group_of(pid) == leader for pid in pids):
+    if (
+        (started is not None and is_process(leader, started))
+        or process_of_run(leader, run_id)
+        or any(_group_of(pid) == leader for pid in pids)
+    ):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(leader, sig)
     for pid in pids:
@@ -101,8 +118,10 @@ class LocalJobHandle(JobHandle):
         *,
         pidfd: int | None = None,
         status_file: Path | None = None,
+        started: str | None = None,
     ) -> None:
-        self._ref = JobRef(backend=backend, job_id=str(pid))
+        self._ref = JobRef(backend=backend, job_id=str(pid), instance=started or None)
+        self._started = started or None  # the wrapper's start time, where it is known
         self.run_id, self.pid, self._popen = run_id, pid, popen
         # A launcher's wrapper is not our child: its end is seen on the pidfd, its code in
         # the status file it writes before it ends.
@@ -173,12 +192,16 @@ class LocalJobHandle(JobHandle):
             ready, _, _ = select.select([self._pidfd], [], [], 0)
             if not ready:
                 return True
+        reattached = self._popen is None and self._pidfd is None and self._started is not None
+        if reattached and is_process(self.pid, self._started or ""):  # its wrapper lives
+            return True
         return bool(processes_of_run(self.run_id))
 
     def cancel(self, *, force: bool = False) -> None:
         if self._swept:  # nothing of the job is left to stop: no scan of every process
             return
-        signal_job(self.run_id, self.pid, signal.SIGKILL if force else signal.SIGTERM)
+        sig = signal.SIGKILL if force else signal.SIGTERM
+        signal_job(self.run_id, self.pid, sig, started=self._started)
 
 
 class LocalProcesses:
@@ -189,12 +212,18 @@ class LocalProcesses:
     def launch(self, job: JobSpec) -> JobHandle:
         if job.status_file is not None and launcher.available():
             try:
-                pid, pidfd = launcher.launcher().start(job, user_umask())
+                started = launcher.launcher().start(job, user_umask())
             except launcher.LauncherGone:
                 signal_job(job.run_id, -1, signal.SIGKILL)  # it may have started: no orphan
                 raise
             return LocalJobHandle(
-                self.compute_type, job.run_id, pid, None, pidfd=pidfd, status_file=job.status_file
+                self.compute_type,
+                job.run_id,
+                started.pid,
+                None,
+                pidfd=started.pidfd,
+                status_file=job.status_file,
+                started=started.started,
             )
         argv = list(job.argv)
         if job.status_file is not None:
@@ -215,4 +244,6 @@ class LocalProcesses:
         return LocalJobHandle(self.compute_type, job.run_id, popen.pid, popen)
 
     def reattach(self, run_id: str, ref: JobRef) -> JobHandle:
-        return LocalJobHandle(self.compute_type, run_id, int(ref.job_id), None)
+        return LocalJobHandle(
+            self.compute_type, run_id, int(ref.job_id), None, started=ref.instance
+        )

@@ -29,7 +29,12 @@ def runtime_from_json(data: Mapping[str, Any]) -> RunRuntime:
             values[field.name] = value
     job = data.get("job")
     if isinstance(job, Mapping):
-        values["job"] = JobRef(backend=str(job["backend"]), job_id=str(job["job_id"]))
+        instance = job.get("instance")
+        values["job"] = JobRef(
+            backend=str(job["backend"]),
+            job_id=str(job["job_id"]),
+            instance=None if instance is None else str(instance),
+        )
     elif isinstance(data.get("pid"), int):  # written before jobs had a backend
         values["job"] = JobRef(backend=_LOCAL_BACKEND, job_id=str(data["pid"]))
     return RunRuntime(**values)
@@ -43,7 +48,8 @@ def runtime_changes(runtime: RunRuntime) -> dict[str, Any]:
         if value is None:
             continue
         if isinstance(value, JobRef):
-            value = {"backend": value.backend, "job_id": value.job_id}
+            job = {"backend": value.backend, "job_id": value.job_id}
+            value = job if value.instance is None else {**job, "instance": value.instance}
         out[_key(field.name)] = value
     return out
 
