@@ -31,14 +31,18 @@ from __future__ import annotations
 
 # Standard library only, and little of it: the per-job form (used where the launcher
 # cannot be, without pidfds) starts before its job.
+import atexit
+import builtins
 import contextlib
 import ctypes
+import importlib.machinery
 import json
 import os
 import select
 import signal
 import socket
 import sys
+import types
 from typing import Any, NoReturn
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -329,10 +333,6 @@ def run_script(argv: list[str]) -> int:
     sys.orig_argv, sys.path[0], ``__main__`` and exit status. Returns the exit code for
     ``sys.exit`` (which then runs atexit, joins threads and flushes, as at any exit); the
     script's SystemExit goes through as it is."""
-    import builtins
-    import importlib.machinery
-    import types
-
     script = argv[1]
     path = os.path.abspath(script)
     sys.argv = argv[1:]
@@ -364,8 +364,6 @@ def run_script(argv: list[str]) -> int:
             tb = tb.tb_next  # this frame: not the script's
         sys.excepthook(type(exc), exc, exc.with_traceback(tb).__traceback__)
         if isinstance(exc, KeyboardInterrupt):  # ends by SIGINT, after the exit handlers
-            import atexit
-
             atexit._run_exitfuncs()
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(Exception):
