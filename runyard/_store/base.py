@@ -156,17 +156,21 @@ class Store(abc.ABC):
         points: Sequence[MetricPoint],
         *,
         spool_offset: int | None = None,
+        spool: str | None = None,
     ) -> None:
         """Appends points in order, in one transaction.
 
         The first point of a name fixes its kind; a later point with another kind raises
         MetricTypeConflict and stores nothing of the batch. ``spool_offset``, when given,
         is stored in the same transaction (see get_spool_offset), so a crash between the
-        two never duplicates or loses points. NaN and +/-inf round-trip."""
+        two never duplicates or loses points. NaN and +/-inf round-trip. ``spool``: which
+        of the run's spools the offset is of (a distributed run's ranks after the first
+        write their own; None: the run's spool)."""
 
     @abc.abstractmethod
-    def get_spool_offset(self, run_id: str) -> int:
-        """Bytes of the run's metric spool already ingested (0 when none)."""
+    def get_spool_offset(self, run_id: str, spool: str | None = None) -> int:
+        """Bytes of the run's metric spool (or of its spool named ``spool``) already
+        ingested (0 when none)."""
 
     @abc.abstractmethod
     def get_metrics(

@@ -144,6 +144,17 @@ class RunRow(Base):
         )
 
 
+class SpoolOffsetRow(Base):
+    """Bytes ingested of a run's other spools (a distributed run's ranks after the first;
+    the first one's offset is ``RunRow.spool_offset``)."""
+
+    __tablename__ = "spool_offsets"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), primary_key=True)
+    spool: Mapped[str] = mapped_column(String(64), primary_key=True)
+    offset: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class MetricSeriesRow(Base):
     """One metric name of one run: its kind, and how its points' values are stored."""
 

@@ -41,6 +41,7 @@ from runyard._store.schema import (
     ExperimentRow,
     MetricSeriesRow,
     RunRow,
+    SpoolOffsetRow,
     utcnow,
 )
 from runyard._store.services_sql import ServiceMethods
@@ -356,6 +357,7 @@ class SqlStore(
         points: Sequence[MetricPoint],
         *,
         spool_offset: int | None = None,
+        spool: str | None = None,
     ) -> None:
         # Each point's (name, kind, description) once: a batch has few distinct ones.
         shapes = list(dict.fromkeys((p.name, p.kind, p.description) for p in points))
@@ -378,8 +380,14 @@ class SqlStore(
             for name, _, description in shapes:
                 if description and not series[name].description:
                     series[name].description = description
-            if spool_offset is not None:
+            if spool_offset is not None and spool is None:
                 run.spool_offset = spool_offset
+            elif spool_offset is not None:
+                row = session.get(SpoolOffsetRow, (run_id, spool))
+                if row is None:
+                    session.add(SpoolOffsetRow(run_id=run_id, spool=spool, offset=spool_offset))
+                else:
+                    row.offset = spool_offset
 
     def _series_for(
         self, session: Session, run_id: str, shapes: Sequence[tuple[str, MetricKind, str]]
@@ -409,9 +417,13 @@ class SqlStore(
         session.flush()
         return series
 
-    def get_spool_offset(self, run_id: str) -> int:
+    def get_spool_offset(self, run_id: str, spool: str | None = None) -> int:
         with self._read() as session:
-            return self._run_row(session, run_id).spool_offset
+            run = self._run_row(session, run_id)
+            if spool is None:
+                return run.spool_offset
+            row = session.get(SpoolOffsetRow, (run_id, spool))
+            return 0 if row is None else row.offset
 
     def get_metrics(
         self, run_id: str, names: Collection[str] | None = None

@@ -355,6 +355,17 @@ class TestMetrics:
         assert store.get_spool_offset("r1") == 55
         assert store.get_metrics("r1")["a"].values == [1.0, 2.0]
 
+    def test_each_spool_of_a_run_keeps_its_own_offset(self, store):
+        make_run(store, "r1")
+        assert store.get_spool_offset("r1", "rank1") == 0
+        store.log_metrics("r1", [point("a", 1.0)], spool_offset=40)
+        store.log_metrics("r1", [point("a", 2.0)], spool_offset=70, spool="rank1")
+        store.log_metrics("r1", [point("a", 3.0)], spool_offset=90, spool="rank1")
+        store.log_metrics("r1", [point("a", 4.0)], spool_offset=30, spool="rank2")
+        offsets = [store.get_spool_offset("r1", s) for s in (None, "rank1", "rank2")]
+        assert offsets == [40, 90, 30]
+        assert store.get_metrics("r1")["a"].values == [1.0, 2.0, 3.0, 4.0]
+
     def test_metrics_of_missing_run(self, store):
         with pytest.raises(RunNotFound, match="'nope'"):
             store.log_metrics("nope", [point("a", 1.0)])
