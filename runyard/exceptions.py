@@ -47,6 +47,11 @@ class SnapshotException(UserErrorException):
     """The source directory cannot be snapshotted (too large, too many files...)."""
 
 
+class RunConfigurationException(UserErrorException):
+    """A bad run configuration, e.g. a distributed_job_config (v1's azureml.exceptions
+    name)."""
+
+
 class TrainingException(UserErrorException):
     """Bad estimator or training configuration (v1's azureml.train name)."""
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runyard._compute.ranks import PmiServer, RankSpec
 from runyard._entities import JobRef
 
 
@@ -49,6 +50,11 @@ class JobSpec:
     # Where the job's exit status is recorded durably when it ends (read by a later agent if
     # this one dies); a remote backend brings it back in sync().
     status_file: Path | None = None
+    # One node of a distributed run: the wrapper starts each rank (argv with the rank's
+    # variables and log; see ranks.plan) and supervises them; the run's first node also
+    # serves its MPI world (pmi).
+    ranks: tuple[RankSpec, ...] = ()
+    pmi: PmiServer | None = None
 
 
 class JobHandle(abc.ABC):
@@ -111,8 +117,10 @@ class ComputeBackend(abc.ABC):
 
     # ---- node accounting -----------------------------------------------------------------
     @abc.abstractmethod
-    def acquire_node(self, run_id: str, now: float) -> Placement:
-        """A node for the run, or None with the target scaled up when it may grow."""
+    def acquire_node(self, run_id: str, now: float, count: int = 1) -> Placement:
+        """A node for the run, or None with the target scaled up when it may grow.
+        ``count`` > 1: a distributed run takes that many nodes at once (a gang) or none;
+        its ``node_id`` is then their ids joined by commas, node 0 first."""
 
     @abc.abstractmethod
     def release_node(self, node_id: str, now: float) -> None:

@@ -45,6 +45,11 @@ import sys
 import types
 from typing import Any, NoReturn
 
+if __package__:
+    from runyard._compute import rank_wrapper
+else:  # run as a file (the launcher, a forkserver): its folder is sys.path[0]
+    import rank_wrapper  # type: ignore[import-not-found, no-redef]
+
 _PR_SET_CHILD_SUBREAPER = 36
 # Popen's restore_signals: Python ignores these, and an ignored signal stays ignored in a
 # program started from it.
@@ -89,13 +94,14 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def write_status(path: os.PathLike[str] | str, returncode: int) -> None:
-    """Atomically writes {"exit_code": ...} (negative: killed by that signal)."""
+def write_status(path: os.PathLike[str] | str, returncode: int, rank: int | None = None) -> None:
+    """Atomically writes {"exit_code": ...} (negative: killed by that signal), and for a
+    distributed job's node the rank that code came from ({"rank": ...})."""
     path = os.fspath(path)
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, b'{"exit_code": %d}' % returncode)
+        os.write(fd, rank_wrapper.status_body(returncode, rank))
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -104,13 +110,24 @@ def write_status(path: os.PathLike[str] | str, returncode: int) -> None:
 
 def read_status(path: os.PathLike[str] | str) -> int | None:
     """The exit code a wrapper recorded, or None when none was (yet)."""
+    code = _status_field(path, "exit_code")
+    return code
+
+
+def read_status_rank(path: os.PathLike[str] | str) -> int | None:
+    """The rank a distributed node's recorded exit code came from (None: not distributed,
+    or nothing recorded yet)."""
+    return _status_field(path, "rank")
+
+
+def _status_field(path: os.PathLike[str] | str, name: str) -> int | None:
     try:
         with open(path) as f:
             data = json.loads(f.read())
     except (FileNotFoundError, ValueError):
         return None
-    code = data.get("exit_code") if isinstance(data, dict) else None
-    return code if isinstance(code, int) else None
+    value = data.get(name) if isinstance(data, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class RunScript(BaseException):
@@ -122,14 +139,46 @@ class RunScript(BaseException):
         self.argv = argv
 
 
-def supervise(status: str, argv: list[str], env: dict[str, str], *, fork: bool = False) -> int:
+def supervise(
+    status: str,
+    argv: list[str],
+    env: dict[str, str],
+    *,
+    fork: bool = False,
+    request: dict[str, Any] | None = None,
+) -> int:
     """Runs ``argv`` to its end as this process's child; returns its exit code (negative:
     the signal that killed it) once its status is recorded and its leftovers killed.
 
     ``fork``: the child is a fork of this process, which raises RunScript (this process is a
     forkserver's wrapper, running the job's interpreter with ``env`` already in os.environ).
+    ``request`` with ``ranks``: one node of a distributed job, whose ranks run ``argv``
+    each (``rank_wrapper``).
     """
     reaper = _become_subreaper()
+    rank: int | None = None
+    if request is not None and request.get("ranks"):
+        code, rank = rank_wrapper.supervise_ranks(
+            status, argv, env, request, fork=fork, start_fork=_fork_rank
+        )
+    else:
+        code = _run_child(argv, env, fork=fork)
+    write_status(status, code, rank)
+    for pid in _descendants(os.getpid()):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    try:
+        while os.waitpid(-1, 0)[0] > 0:  # reap what was re-parented here
+            pass
+    except ChildProcessError:
+        pass
+    if reaper:  # every process the job left was our descendant, and none is left
+        with contextlib.suppress(OSError):  # a full disk: the agent looks for them itself
+            os.close(os.open(swept_path(status), os.O_WRONLY | os.O_CREAT, 0o600))
+    return code
+
+
+def _run_child(argv: list[str], env: dict[str, str], *, fork: bool) -> int:
     if fork:
         child = os.fork()
         if child == 0:
@@ -144,20 +193,16 @@ def supervise(status: str, argv: list[str], env: dict[str, str], *, fork: bool =
     # A handler, not SIG_IGN: ignored signals would stay ignored in the child after exec.
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    code = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
-    write_status(status, code)
-    for pid in _descendants(os.getpid()):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    try:
-        while os.waitpid(-1, 0)[0] > 0:  # reap what was re-parented here
-            pass
-    except ChildProcessError:
-        pass
-    if reaper:  # every process the job left was our descendant, and none is left
-        with contextlib.suppress(OSError):  # a full disk: the agent looks for them itself
-            os.close(os.open(swept_path(status), os.O_WRONLY | os.O_CREAT, 0o600))
-    return code
+    return os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+
+
+def _fork_rank(argv: list[str], rank_env: dict[str, str], out: int, closing: list[int]) -> int:
+    """A rank of a forkserver's job: a fork that runs the script in this interpreter."""
+    child = os.fork()
+    if child == 0:
+        rank_wrapper.child_setup(out, rank_env, closing)
+        raise RunScript(argv)
+    return child
 
 
 def swept_path(status: os.PathLike[str] | str) -> str:
@@ -231,7 +276,9 @@ def _start_wrapper(
             os.environ.clear()  # posix_spawnp looks the program up on the job's PATH
             os.environ.update(env)
             argv = [str(a) for a in request["argv"]]
-            code = supervise(str(request["status"]), argv, env, fork=bool(request.get("fork")))
+            code = supervise(
+                str(request["status"]), argv, env, fork=bool(request.get("fork")), request=request
+            )
         except RunScript as exc:  # the job's own process: on to main
             job = exc
         except BaseException as exc:  # never back into the launcher's loop
@@ -383,10 +430,18 @@ def main(argv: list[str]) -> int:
         except RunScript as job:  # a job's own process (serve's stack is gone)
             job_argv = job.argv
         return run_script(job_argv)
+    request = None
+    if len(argv) > 3 and argv[1] == "--ranks":  # STATUS --ranks REQUEST.json -- ARGV
+        with open(argv[2]) as f:
+            request = json.load(f)
+        argv = [argv[0], *argv[3:]]
     if len(argv) < 3 or argv[1] != "--":
-        print("usage: python -m runyard._compute.job_wrapper STATUS -- ARGV...", file=sys.stderr)
+        print(
+            "usage: python -m runyard._compute.job_wrapper STATUS [--ranks FILE] -- ARGV...",
+            file=sys.stderr,
+        )
         return 2
-    code = supervise(argv[0], argv[2:], dict(os.environ))
+    code = supervise(argv[0], argv[2:], dict(os.environ), request=request)
     _die_as(code)
     return code
 

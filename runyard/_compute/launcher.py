@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from runyard import _jobenv
 from runyard._compute.base import JobSpec
@@ -142,14 +144,7 @@ class Launcher:
             LauncherGone: the launcher died while starting it.
             OSError: the launcher could not be started, or could not start the job.
         """
-        request = {
-            "argv": list(job.argv),
-            "cwd": str(job.cwd),
-            "env": dict(job.env),
-            "status": str(job.status_file),
-            "umask": umask,
-        }
-        body = json.dumps(request).encode()
+        body = json.dumps(request_of(job, umask)).encode()
         with self._lock, open(job.driver_log, "ab") as log:
             if self._owner != os.getpid():  # a forked copy of us: never share the parent's
                 self._plain, self._forkservers, self._owner = None, OrderedDict(), os.getpid()
@@ -251,6 +246,25 @@ class Launcher:
 
 
 _PLAIN_ARGV = [sys.executable, "-S", "-E", WRAPPER, "--launcher"]
+
+
+def request_of(job: JobSpec, umask: int) -> dict[str, Any]:
+    """What a wrapper is asked to run (job_wrapper's request); a distributed node's carries
+    its ranks and, on the first node, the MPI world's PMI server."""
+    request: dict[str, Any] = {
+        "argv": list(job.argv),
+        "cwd": str(job.cwd),
+        "env": dict(job.env),
+        "status": str(job.status_file),
+        "umask": umask,
+    }
+    if job.ranks:
+        request["ranks"] = [
+            {"rank": r.rank, "env": dict(r.env), "log": r.log, "tee": r.tee} for r in job.ranks
+        ]
+    if job.pmi is not None:
+        request["pmi"] = dataclasses.asdict(job.pmi)
+    return request
 
 
 def _launcher_env(env: Mapping[str, str]) -> dict[str, str]:

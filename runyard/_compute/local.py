@@ -36,7 +36,9 @@ class LocalMachineBackend(LocalProcesses, ComputeBackend):
         super().__init__(name, config, state)
         self._slots: dict[str, str] = {}  # slot id -> run id
 
-    def acquire_node(self, run_id: str, now: float) -> Placement:
+    def acquire_node(self, run_id: str, now: float, count: int = 1) -> Placement:
+        if count != 1:  # refused at submit (jobs.py): a run on 'local' has one node
+            raise ValueError(f"the 'local' target runs one node per run, not {count}")
         for slot, holder in self._slots.items():
             if holder == run_id:
                 return Placement(slot)
@@ -115,31 +117,39 @@ class LocalClusterBackend(LocalProcesses, ComputeBackend):
         self._nodes.append(node)
         return node
 
-    def acquire_node(self, run_id: str, now: float) -> Placement:
-        mine = [n for n in self._live() if n.get("reservedFor") == run_id]
-        if mine and mine[0]["nodeState"] == PREPARING:
+    def acquire_node(self, run_id: str, now: float, count: int = 1) -> Placement:
+        """``count`` nodes at once or none (a distributed run's gang). While the run waits,
+        the idle nodes it found stay reserved for it, so runs queued after it cannot take
+        them one by one (nodes go in submit order, whatever a run's size)."""
+        live = self._live()
+        mine = [n for n in live if n.get("reservedFor") == run_id]
+        if any(n["nodeState"] == PREPARING for n in mine):
             return Placement(None)
-        free = mine or [
-            n for n in self._live() if n["nodeState"] == IDLE and not n.get("reservedFor")
-        ]
-        if free:
-            node = free[0]
-            node.update(nodeState=RUNNING, runId=run_id, reservedFor=None, since=now)
+        free = [n for n in live if n["nodeState"] == IDLE and not n.get("reservedFor")]
+        chosen = (mine + free)[:count]
+        if len(chosen) == count:
+            for node in chosen:
+                node.update(nodeState=RUNNING, runId=run_id, reservedFor=None, since=now)
             self._settle(now)
-            return Placement(node["nodeId"])
-        before = len(self._live())
-        if before >= self.max_nodes:
+            return Placement(",".join(n["nodeId"] for n in chosen))
+        for node in chosen:
+            node["reservedFor"] = run_id
+        before = len(live)
+        add = min(count - len(chosen), self.max_nodes - before)
+        if add <= 0:
             return Placement(None)
-        self._add_node(now, run_id)
+        for _ in range(add):
+            self._add_node(now, run_id)
         self._settle(now)
         return Placement(
             None,
-            f"Scaling: cluster {self.name} is resizing from {before} to {before + 1} node(s)",
+            f"Scaling: cluster {self.name} is resizing from {before} to {before + add} node(s)",
         )
 
     def release_node(self, node_id: str, now: float) -> None:
+        ids = set(node_id.split(","))  # a gang's nodes
         for node in self._nodes:
-            if node["nodeId"] == node_id and node["nodeState"] == RUNNING:
+            if node["nodeId"] in ids and node["nodeState"] == RUNNING:
                 node.update(nodeState=IDLE, runId=None, since=now)
 
     def tick(self, now: float, waiting: Collection[str], running: Collection[str]) -> None:

@@ -13,6 +13,7 @@ job's.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import select
 import signal
@@ -21,7 +22,7 @@ import sys
 from pathlib import Path
 
 from runyard import _jobenv
-from runyard._compute import launcher
+from runyard._compute import gang, launcher
 from runyard._compute.base import JobHandle, JobSpec
 from runyard._compute.job_wrapper import read_status, swept_path
 from runyard._config import user_umask
@@ -229,7 +230,13 @@ class LocalProcesses:
         if job.status_file is not None:
             # -S -E: the wrapper is standard library only, and starts fast whatever the
             # job's PYTHONPATH holds; the job itself gets its environment unchanged.
-            argv = [sys.executable, "-S", "-E", launcher.WRAPPER, str(job.status_file), "--", *argv]
+            ranks: list[str] = []
+            if job.ranks:  # a distributed node: its ranks in a file beside the status
+                request = Path(f"{job.status_file}.request.json")
+                request.write_text(json.dumps(launcher.request_of(job, user_umask())))
+                ranks = ["--ranks", str(request)]
+            wrapper = [sys.executable, "-S", "-E", launcher.WRAPPER, str(job.status_file)]
+            argv = [*wrapper, *ranks, "--", *argv]
         with open(job.driver_log, "ab") as out:
             popen = subprocess.Popen(
                 argv,
@@ -244,6 +251,9 @@ class LocalProcesses:
         return LocalJobHandle(self.compute_type, job.run_id, popen.pid, popen)
 
     def reattach(self, run_id: str, ref: JobRef) -> JobHandle:
+        nodes = gang.split_ref(ref)
+        if nodes is not None:  # a distributed run: one wrapper per node
+            return gang.GangHandle([self.reattach(run_id, node) for node in nodes])
         return LocalJobHandle(
             self.compute_type, run_id, int(ref.job_id), None, started=ref.instance
         )

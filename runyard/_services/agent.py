@@ -26,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 
 from runyard._compute.base import ComputeBackend
+from runyard._compute.ranks import node_count_of
 from runyard._config import Settings, WorkspaceLayout, make_private_dir, use_private_umask
 from runyard._entities import ErrorCode, RunError, RunInfo, RunRuntime, RunStatus
 from runyard._services import Services, close_all, open_services
@@ -249,7 +250,8 @@ class Agent:
     def _start_on_node(self, info: RunInfo, python: str, now: float) -> bool:
         try:
             backend = self.scheduler.backend(info.target)
-            placement = self.scheduler.place(info.run_id, info.target, now)
+            count = node_count_of(info.definition)  # checked at submit
+            placement = self.scheduler.place(info.run_id, info.target, now, count)
         except ComputeTargetException as exc:
             return self._fail_no_target(info, exc)
         if placement.scaling is not None:

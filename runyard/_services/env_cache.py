@@ -7,7 +7,7 @@ from runyard._config import Settings
 from runyard._entities import ACTIVE_STATUSES, RunStatus
 from runyard._envs import resolve_spec
 from runyard._services import open_services
-from runyard._services.job_setup import has_environment
+from runyard._services.job_setup import has_environment, run_environment
 from runyard._services.workspaces import layout_for, list_workspaces
 
 
@@ -20,5 +20,5 @@ def environments_in_use(settings: Settings) -> set[str]:
         statuses = (*ACTIVE_STATUSES, RunStatus.QUEUED)
         for info in services.store.list_runs(statuses=statuses, include_children=True):
             if has_environment(info.definition):
-                hashes.add(resolve_spec(info.definition["environment"]).spec.hash)
+                hashes.add(resolve_spec(run_environment(info.definition)).spec.hash)
     return hashes

@@ -72,11 +72,21 @@ class SpoolIngester:
     """Moves complete spool records into the store, remembering the ingested offset."""
 
     def __init__(
-        self, services: Services, run_id: str, path: Path, *, offset: int | None = None
+        self,
+        services: Services,
+        run_id: str,
+        path: Path,
+        *,
+        offset: int | None = None,
+        spool: str | None = None,
     ) -> None:
-        """``offset``: where ingesting starts when the caller knows it (a new spool: 0)."""
-        self.services, self.run_id, self.path = services, run_id, path
-        self.offset = services.store.get_spool_offset(run_id) if offset is None else offset
+        """``offset``: where ingesting starts when the caller knows it (a new spool: 0).
+        ``spool``: the name its offset is kept under, for a run's other spools (a
+        distributed run's ranks after the first); None: the run's own spool."""
+        self.services, self.run_id, self.path, self.spool = services, run_id, path, spool
+        if offset is None:
+            offset = services.store.get_spool_offset(run_id, spool)
+        self.offset = offset
 
     def ingest(self) -> None:
         while True:
@@ -113,7 +123,7 @@ class SpoolIngester:
                 except RunyardError as exc:  # e.g. an immutable property set twice
                     log.warning("run %s: property record refused: %s", self.run_id, exc)
         try:
-            store.log_metrics(self.run_id, points, spool_offset=end)
+            store.log_metrics(self.run_id, points, spool_offset=end, spool=self.spool)
         except MetricTypeConflict:
             self._apply_fitting(points, end)
 
@@ -133,7 +143,7 @@ class SpoolIngester:
                         store.log_metrics(self.run_id, [point])
                     except MetricTypeConflict as exc:
                         refused.setdefault(name, str(exc))
-        store.log_metrics(self.run_id, [], spool_offset=end)
+        store.log_metrics(self.run_id, [], spool_offset=end, spool=self.spool)
         if refused:
             self._report(refused)
 

@@ -7,6 +7,7 @@ Called by the supervisor, one run at a time, inside the agent.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import shutil
 import sys
@@ -16,9 +17,10 @@ from typing import Any
 
 import runyard
 from runyard import _jobenv
-from runyard._compute import LOCAL
+from runyard._compute import LOCAL, ranks
 from runyard._envs import docker_notice, resolve_spec
 from runyard._envs.builder import default_build_settings, ensure_env
+from runyard._envs.spec import requirement_name
 from runyard._services import Services
 from runyard._services.compute import gpu_warning
 from runyard._services.datasets import (
@@ -35,9 +37,41 @@ OUTPUT_TOKEN = "DatasetOutputConfig:"
 
 
 def has_environment(definition: Mapping[str, Any]) -> bool:
-    """True when the run carries a full Environment definition to build."""
+    """True when the run has an environment to build: a full Environment definition, or
+    none but a run that asks for MPI (its mpich and mpi4py are installed)."""
     env = definition.get("environment")
-    return isinstance(env, Mapping) and "python" in env
+    return (isinstance(env, Mapping) and "python" in env) or _asks_for_mpi(definition)
+
+
+def _asks_for_mpi(definition: Mapping[str, Any]) -> bool:
+    try:
+        dist = ranks.distribution_of(definition)
+    except RunyardError:  # refused at submit; a stored run of an older Runyard: no MPI
+        return False
+    return dist is not None and dist.kind == ranks.MPI
+
+
+def run_environment(definition: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The Environment definition the run's environment is built from: the run's own, and
+    for a run that asks for MPI the PyPI ``mpich`` wheel and ``mpi4py`` added to its pip
+    packages (no system MPI is assumed; a user-managed environment is left as it is)."""
+    env = definition.get("environment")
+    if isinstance(env, Mapping) and "python" in env:
+        built: dict[str, Any] = copy.deepcopy(dict(env))
+    else:
+        built = {"name": "mpi-environment", "python": {"condaDependencies": {}}}
+    if not _asks_for_mpi(definition) or built["python"].get("userManagedDependencies"):
+        return built
+    conda = built["python"].setdefault("condaDependencies", {}) or {}
+    built["python"]["condaDependencies"] = conda
+    dependencies = conda.setdefault("dependencies", [])
+    pip = next((d["pip"] for d in dependencies if isinstance(d, dict) and "pip" in d), None)
+    if pip is None:
+        pip = []
+        dependencies.append({"pip": pip})
+    named = {requirement_name(str(p)) for p in pip}
+    pip.extend(p for p in ranks.MPI_PACKAGES if p not in named)
+    return built
 
 
 def prepare_environment(
@@ -52,7 +86,7 @@ def prepare_environment(
         RunyardError: the spec is bad or the build failed (uv's own output in the message).
         EnvironmentBuildStopped: ``should_stop()`` turned True during the build.
     """
-    resolved = resolve_spec(definition["environment"])
+    resolved = resolve_spec(run_environment(definition))
     for note in resolved.notes:
         log(note)
     build = default_build_settings(services.settings.home, host_python=sys.executable)
@@ -74,7 +108,9 @@ def driver_log_notices(services: Services, definition: Mapping[str, Any], target
     lines: list[str] = []
     if has_environment(definition):
         docker = definition.get("docker") or {}
-        notice = docker_notice(definition["environment"], use_docker=bool(docker.get("useDocker")))
+        notice = docker_notice(
+            run_environment(definition), use_docker=bool(docker.get("useDocker"))
+        )
         if notice:
             lines.append(notice)
     lines.extend(str(n) for n in definition.get("notices") or [])

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from runyard._compute import LOCAL, cluster_types
+from runyard._compute.ranks import distribution_of
 from runyard._entities import RunError, RunInfo, RunStatus
 from runyard._services import Services
 from runyard._services.agent_client import ensure_agent, wake
@@ -111,6 +112,28 @@ def _check_target(services: Services, target: Any) -> str:
     return name
 
 
+def _check_distribution(services: Services, definition: Mapping[str, Any], target: str) -> None:
+    """A distributed run fits its target: all its nodes at once, never more than max_nodes."""
+    dist = distribution_of(definition)  # raises on counts that do not fit together
+    if dist is None or dist.node_count == 1:
+        return
+    if target == LOCAL:
+        raise UserErrorException(
+            f"node_count={dist.node_count} cannot run on compute target 'local' (this machine "
+            "is one node). Submit to a cluster: ComputeTarget.create(ws, 'cpu-cluster', "
+            f"AmlCompute.provisioning_configuration(vm_size=..., max_nodes={dist.node_count})) "
+            "and pass compute_target=<that cluster>, or set node_count=1."
+        )
+    max_nodes = int(services.store.get_compute_target(target).config.get("max_nodes") or 0)
+    if dist.node_count > max_nodes:
+        raise UserErrorException(
+            f"The run asks for node_count={dist.node_count} nodes at once but compute target "
+            f"{target!r} has max_nodes={max_nodes}, so it would never start. Lower node_count "
+            f"to {max_nodes} or less, or raise the cluster's limit: "
+            f"ComputeTarget(ws, {target!r}).update(max_nodes={dist.node_count})."
+        )
+
+
 def script_definition(
     services: Services,
     *,
@@ -134,6 +157,7 @@ def script_definition(
     args = _check_arguments(arguments)
     _check_max_duration(definition)
     target_name = _check_target(services, target)
+    _check_distribution(services, definition or {}, target_name)
     env_vars = _checked_environment_variables(environment_variables)
     snapshot_id = take_snapshot(services.layout, source, services.settings)
     return {

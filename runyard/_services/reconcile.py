@@ -9,6 +9,7 @@ from runyard._compute.job_wrapper import read_status
 from runyard._entities import ACTIVE_STATUSES, RunError, RunInfo, RunStatus
 from runyard._services import Services
 from runyard._services.driver_log import driver_log_path
+from runyard._services.job_ranks import rank_ingesters
 from runyard._services.job_results import SpoolIngester
 from runyard._services.job_setup import remove_job_dir
 from runyard._services.job_uploads import finish_outputs, upload_changed
@@ -44,6 +45,8 @@ def finish_orphan(services: Services, info: RunInfo, error: RunError | None = No
     if code is None and not was_running:
         code = read_status(job_dir / EXIT_STATUS)
     SpoolIngester(services, info.run_id, job_dir / "spool.bin").ingest()
+    for ingester in rank_ingesters(services, info.run_id, job_dir / "spool.bin"):
+        ingester.ingest()  # a distributed run's other ranks
     for folder in ("logs", "outputs"):
         upload_changed(services, info.run_id, job_dir / "wd" / folder, folder, {})
     error = error or pending_error(job_dir)

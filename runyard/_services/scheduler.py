@@ -83,8 +83,9 @@ class Scheduler:
         """
         return max(1, self.backend(target).max_nodes)
 
-    def place(self, run_id: str, target: str, now: float) -> Placement:
-        """A node for the run, or a wait (with a Scaling line when the target grew).
+    def place(self, run_id: str, target: str, now: float, count: int = 1) -> Placement:
+        """A node for the run (``count`` > 1: that many at once, a distributed run's gang),
+        or a wait (with a Scaling line when the target grew).
 
         Raises:
             ComputeTargetException: the target is gone or cannot run jobs.
@@ -93,7 +94,7 @@ class Scheduler:
             return self.local.acquire_node(run_id, now)
         info = self.services.store.get_compute_target(target)
         backend = backend_for(info)
-        placement = backend.acquire_node(run_id, now)
+        placement = backend.acquire_node(run_id, now, count)
         self._save(info, backend)
         return placement
 

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from runyard import _jobenv
 from runyard._compute.base import ComputeBackend, JobHandle, JobSpec
+from runyard._compute.gang import GangHandle, launch_gang
+from runyard._compute.ranks import RANK_LOG, Distribution, distribution_of
 from runyard._entities import ACTIVE_STATUSES, ErrorCode, RunError, RunInfo, RunRuntime, RunStatus
-from runyard._services import Services
+from runyard._services import Services, job_ranks
 from runyard._services import job_setup as setup
 from runyard._services.driver_log import (
     BUILD_LOG_NAME,
@@ -96,6 +98,7 @@ class Supervisor(threading.Thread):
         self.unfinished: RunError | None = None  # set when the run could not be ended
         self.fresh_spool = False  # the job's spool was made by this supervisor
         self.final: RunInfo | None = None  # the run as its end left it
+        self.distribution: Distribution | None = None  # a distributed run's ranks
 
     def run(self) -> None:
         try:
@@ -174,7 +177,7 @@ class Supervisor(threading.Thread):
             self._drop_job_dir()
             self._set(RunStatus.FAILED, RunError(ErrorCode.DATASET_INPUT_FAILED, str(exc)))
             return None
-        self.handle = self.backend.launch(self._job_spec(info, workdir, python, inputs, outputs))
+        self.handle = self._launch(info, self._job_spec(info, workdir, python, inputs, outputs))
         runtime = RunRuntime(job=self.handle.ref, agent_pid=self.agent_pid, workdir=str(workdir))
         if self._set(RunStatus.RUNNING, expected={RunStatus.STARTING}, runtime=runtime) is None:
             store.update_run(self.run_id, runtime=runtime)  # a next agent must find the job
@@ -182,6 +185,14 @@ class Supervisor(threading.Thread):
         self.max_duration = info.definition.get("maxRunDurationSeconds")
         code = self._follow(self.handle, workdir)
         self._finish(info, workdir, self.handle, code)
+
+    def _launch(self, info: RunInfo, job: JobSpec) -> JobHandle:
+        """The run's job: one process, or a distributed run's ranks on each of its nodes."""
+        self.distribution = distribution_of(info.definition)
+        if self.distribution is None:
+            return self.backend.launch(job)
+        nodes = job_ranks.node_jobs(self.services, self.backend, job, self.distribution)
+        return launch_gang(self.backend, nodes)
 
     @property
     def _wd(self) -> Path:
@@ -288,7 +299,10 @@ class Supervisor(threading.Thread):
         """Until the job ends: ingests its spool, uploads ./logs, enforces the time limit
         and cancels it when asked. Returns its exit code."""
         offset = 0 if self.fresh_spool else None
-        self.ingester = SpoolIngester(self.services, self.run_id, self.spool, offset=offset)
+        self.ingesters = [
+            SpoolIngester(self.services, self.run_id, self.spool, offset=offset),
+            *job_ranks.rank_ingesters(self.services, self.run_id, self.spool),
+        ]
         self.seen_logs: dict[str, tuple[int, int]] = {}
         killing_since: float | None = None
         deadline = time.monotonic() + self.max_duration if self.max_duration else None
@@ -299,7 +313,8 @@ class Supervisor(threading.Thread):
                 return code
             if not handle.running():
                 return None  # gone without an exit code we can know
-            self.ingester.ingest()
+            for ingester in self.ingesters:
+                ingester.ingest()
             upload_changed(self.services, self.run_id, workdir / "logs", "logs", self.seen_logs)
             if killing_since is None and deadline is not None and time.monotonic() > deadline:
                 self._time_out()
@@ -341,7 +356,8 @@ class Supervisor(threading.Thread):
             if moved is not None
             else self.services.store.update_run(self.run_id, runtime=exited).status
         )
-        self.ingester.ingest()
+        for ingester in self.ingesters:
+            ingester.ingest()
         error = None
         if self.stop_requested.is_set():
             final, error = RunStatus.FAILED, self._stopped_error(status)
@@ -351,6 +367,12 @@ class Supervisor(threading.Thread):
                 error = timeout_error(self.max_duration)
         elif code == 0:
             final = RunStatus.COMPLETED
+        elif isinstance(handle, GangHandle):
+            final = RunStatus.FAILED
+            error = job_ranks.rank_failure(
+                self.services, info.definition, self.run_id, self.job_dir,
+                self.job_dir / EXIT_STATUS, code, handle.failed_node,
+            )  # fmt: skip
         else:
             final = RunStatus.FAILED
             error = failure_error(info.definition["script"], code, self.driver_log())
@@ -368,7 +390,8 @@ class Supervisor(threading.Thread):
         self._upload_own_logs()
 
     def _upload_own_logs(self) -> None:
-        for name in (DRIVER_LOG_NAME, BUILD_LOG_NAME):
+        ranks = sorted(p.name for p in self.job_dir.glob(RANK_LOG.format(rank="*")))
+        for name in (DRIVER_LOG_NAME, BUILD_LOG_NAME, *ranks):
             own_log = self.job_dir / name
             if own_log.exists():
                 self.services.artifacts.put_file(f"runs/{self.run_id}/azureml-logs/{name}", own_log)

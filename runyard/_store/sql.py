@@ -383,11 +383,11 @@ class SqlStore(
             if spool_offset is not None and spool is None:
                 run.spool_offset = spool_offset
             elif spool_offset is not None:
-                row = session.get(SpoolOffsetRow, (run_id, spool))
-                if row is None:
+                kept = session.get(SpoolOffsetRow, (run_id, spool))
+                if kept is None:
                     session.add(SpoolOffsetRow(run_id=run_id, spool=spool, offset=spool_offset))
                 else:
-                    row.offset = spool_offset
+                    kept.offset = spool_offset
 
     def _series_for(
         self, session: Session, run_id: str, shapes: Sequence[tuple[str, MetricKind, str]]

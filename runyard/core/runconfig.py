@@ -16,7 +16,10 @@ from runyard.core.environment import DEFAULT_GPU_IMAGE as DEFAULT_GPU_IMAGE
 from runyard.core.environment import DockerConfiguration, Environment
 from runyard.core.environment import DockerSection as DockerSection
 from runyard.core.environment import PythonSection as PythonSection
+from runyard.exceptions import RunConfigurationException
 from runyard.exceptions import UserErrorException as UserErrorException
+
+SUPPORTED_PYTORCH_BACKENDS = ["nccl", "gloo"]  # v1's list, lower-case
 
 __all__ = [
     "AmlComputeConfiguration",
@@ -36,16 +39,47 @@ class AmlComputeConfiguration:
         self.vm_priority = vm_priority
 
 
+def _check_count(owner: str, name: str, value: object, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise RunConfigurationException(
+            f"{owner}({name}={value!r}): {name} must be an integer >= {minimum}, e.g. "
+            f"{owner}({name}=2)."
+        )
+
+
 class MpiConfiguration:
-    """MPI job: processes per node and nodes (recorded; multi-node runs are issue 5)."""
+    """An MPI job: ``process_count_per_node`` processes on each of ``node_count`` nodes,
+    started together; MPI comes from the PyPI ``mpich`` wheel, with ``mpi4py``, added to
+    the run's environment.
+
+    Args:
+        process_count_per_node: processes on each node (>= 1).
+        node_count: nodes the run takes at once (>= 1; at most the cluster's max_nodes).
+
+    Raises:
+        RunConfigurationException: a count is not an integer >= 1.
+    """
 
     def __init__(self, process_count_per_node: int = 1, node_count: int = 1) -> None:
+        _check_count("MpiConfiguration", "process_count_per_node", process_count_per_node)
+        _check_count("MpiConfiguration", "node_count", node_count)
         self.process_count_per_node = process_count_per_node
         self.node_count = node_count
 
 
 class PyTorchConfiguration:
-    """torch.distributed job settings (recorded; multi-node runs are issue 5)."""
+    """A torch.distributed job: ``process_count`` processes in all (default: one per node),
+    spread evenly over ``node_count`` nodes; each gets MASTER_ADDR, MASTER_PORT, RANK,
+    WORLD_SIZE, LOCAL_RANK and NODE_RANK (``init_process_group(init_method='env://')``).
+
+    Args:
+        communication_backend: 'Nccl' or 'Gloo' (kept lower-cased, as v1 does).
+        process_count: processes in all, a multiple of node_count; None: node_count.
+        node_count: nodes the run takes at once (>= 1).
+
+    Raises:
+        RunConfigurationException: an unknown backend, or a count that is not >= 1.
+    """
 
     def __init__(
         self,
@@ -53,17 +87,78 @@ class PyTorchConfiguration:
         process_count: int | None = None,
         node_count: int = 1,
     ) -> None:
-        self.communication_backend = communication_backend
+        if str(communication_backend).lower() not in SUPPORTED_PYTORCH_BACKENDS:
+            raise RunConfigurationException(
+                f"{communication_backend} is not a supported backend. 'communication_backend' "
+                "must be 'Nccl' or 'Gloo'."
+            )
+        if process_count is not None:
+            _check_count("PyTorchConfiguration", "process_count", process_count)
+        _check_count("PyTorchConfiguration", "node_count", node_count)
+        self.communication_backend = str(communication_backend).lower()
         self.process_count = process_count
         self.node_count = node_count
 
 
 class TensorflowConfiguration:
-    """Parameter-server TensorFlow job settings (recorded; multi-node runs are issue 5)."""
+    """A TensorFlow parameter-server job: ``worker_count`` workers (one per node) and
+    ``parameter_server_count`` parameter servers, each told its part in TF_CONFIG.
+
+    Args:
+        worker_count: workers, >= 1; the run takes this many nodes (v1's node_count).
+        parameter_server_count: parameter servers, >= 0 (0: MultiWorkerMirroredStrategy).
+
+    Raises:
+        RunConfigurationException: a count out of range.
+    """
 
     def __init__(self, worker_count: int = 1, parameter_server_count: int = 1) -> None:
+        _check_count("TensorflowConfiguration", "worker_count", worker_count)
+        _check_count("TensorflowConfiguration", "parameter_server_count", parameter_server_count, 0)
         self.worker_count = worker_count
         self.parameter_server_count = parameter_server_count
+
+
+def distribution_sections(rc: RunConfiguration) -> dict[str, Any]:
+    """The run definition's distributed parts, with v1's runDefinition keys."""
+    return {
+        "framework": rc.framework,
+        "communicator": rc.communicator,
+        "nodeCount": rc.node_count,
+        "mpi": {"processCountPerNode": rc.mpi.process_count_per_node},
+        "pyTorch": {
+            "communicationBackend": rc.pytorch.communication_backend,
+            "processCount": rc.pytorch.process_count,
+        },
+        "tensorflow": {
+            "workerCount": rc.tensorflow.worker_count,
+            "parameterServerCount": rc.tensorflow.parameter_server_count,
+        },
+    }
+
+
+def apply_distributed_job_config(rc: RunConfiguration, config: Any) -> None:
+    """ScriptRunConfig's ``distributed_job_config`` onto its RunConfiguration, as v1 does:
+    node_count (TensorFlow: worker_count), framework and communicator.
+
+    Raises:
+        RunConfigurationException: config is none of the three classes.
+    """
+    if isinstance(config, TensorflowConfiguration):
+        rc.node_count, rc.tensorflow = config.worker_count, config
+        rc.framework, rc.communicator = "TensorFlow", "ParameterServer"
+    elif isinstance(config, MpiConfiguration):
+        rc.node_count, rc.mpi = config.node_count, config
+        rc.framework, rc.communicator = "Python", "IntelMpi"
+    elif isinstance(config, PyTorchConfiguration):
+        rc.node_count, rc.pytorch = config.node_count, config
+        rc.framework, rc.communicator = "PyTorch", config.communication_backend
+    else:
+        raise RunConfigurationException(
+            "'distributed_job_config' must be an 'azureml.core.runconfig.TensorflowConfiguration', "
+            "'azureml.core.runconfig.MpiConfiguration', or "
+            f"'azureml.core.runconfig.PyTorchConfiguration' object, not {config!r}."
+        )
 
 
 class RunConfiguration:
@@ -72,8 +167,9 @@ class RunConfiguration:
     Args:
         script: The entry script, relative to the source directory.
         arguments: Its command-line arguments.
-        framework: 'Python' (the others are recorded).
-        communicator: 'None' (the others are recorded).
+        framework: 'Python', 'PyTorch', 'TensorFlow' (recorded).
+        communicator: 'None', or a distributed run's: 'IntelMpi' / 'OpenMpi' / 'Mpi'
+            (self.mpi), 'Nccl' / 'Gloo' (self.pytorch), 'ParameterServer' (self.tensorflow).
         conda_dependencies: A CondaDependencies for ``environment.python``.
         command: Recorded (ScriptRunConfig runs ``script``).
     """

@@ -15,7 +15,11 @@ from runyard.core.run import Run
 from runyard.core.runconfig import DockerConfiguration as DockerConfiguration
 from runyard.core.runconfig import MpiConfiguration as MpiConfiguration
 from runyard.core.runconfig import PyTorchConfiguration as PyTorchConfiguration
-from runyard.core.runconfig import RunConfiguration
+from runyard.core.runconfig import (
+    RunConfiguration,
+    apply_distributed_job_config,
+    distribution_sections,
+)
 from runyard.core.runconfig import TensorflowConfiguration as TensorflowConfiguration
 from runyard.exceptions import UserErrorException
 
@@ -45,7 +49,9 @@ class ScriptRunConfig:
         compute_target: 'local', a cluster name or a ComputeTarget (default 'local').
         environment: An Environment, built into a cached virtualenv before the run
             starts; without one the run uses the Python that runs the agent.
-        distributed_job_config: Recorded (multi-node runs arrive with scale-out).
+        distributed_job_config: MpiConfiguration, PyTorchConfiguration or
+            TensorflowConfiguration: the run's processes, started together on node_count
+            nodes of the cluster (see runyard/_compute/ranks.py for what each is told).
         max_run_duration_seconds: Recorded in the run definition.
         docker_runtime_config: A DockerConfiguration (recorded; the driver log says the
             image was not used).
@@ -75,6 +81,8 @@ class ScriptRunConfig:
             if docker_runtime_config is not None:
                 run_config.docker = docker_runtime_config
             run_config.max_run_duration_seconds = max_run_duration_seconds
+            if distributed_job_config is not None:
+                apply_distributed_job_config(run_config, distributed_job_config)
         else:
             given = dict(
                 zip(
@@ -181,9 +189,7 @@ class ScriptRunConfig:
             "script": script,
             "arguments": arguments,
             "target": self.compute_target,
-            "framework": rc.framework,
-            "communicator": rc.communicator,
-            "nodeCount": rc.node_count,
+            **distribution_sections(rc),
             "maxRunDurationSeconds": rc.max_run_duration_seconds,
             "data": data,
             "notices": list(self._notices),

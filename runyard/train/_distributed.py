@@ -1,6 +1,7 @@
 """v1's ``azureml.train.dnn`` distributed-training configurations (deprecated there too).
 
-They are accepted and recorded; multi-node runs arrive with the scale-out work (issue 5).
+An estimator maps them onto its run configuration as v1 does (``Estimator._apply_distribution``);
+the agent runs the ranks (runyard/_compute/ranks.py).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any
 from runyard.core._script_args import as_run_input
 from runyard.core.conda_dependencies import CondaDependencies
 from runyard.core.environment import DockerConfiguration, Environment
+from runyard.core.runconfig import MpiConfiguration, TensorflowConfiguration
 from runyard.core.script_run_config import ScriptRunConfig
 from runyard.exceptions import TrainingException
 from runyard.train import _validation
@@ -47,7 +48,8 @@ class Estimator:
         node_count: nodes (>= 1); more than one needs distributed_training.
         process_count_per_node: processes per node (>= 1).
         distributed_backend: deprecated v1 spelling of distributed_training ('mpi').
-        distributed_training: Mpi(), ParameterServer(), Gloo() or Nccl().
+        distributed_training: Mpi(), ParameterServer(), Gloo(), Nccl() or an
+            MpiConfiguration: the run's processes start together on node_count nodes.
         use_gpu: use the GPU image and packages where the node has a GPU.
         use_docker: recorded; jobs run in a virtualenv when no container engine exists.
         custom_docker_base_image: deprecated name of custom_docker_image.
@@ -275,7 +277,7 @@ class Estimator:
             "data": {c.name: c for c in self._dataset_inputs() if c not in self._arguments()},
         }
         wanted = [key for key, value in settings.items() if value]
-        if not wanted:
+        if not wanted and self.distributed_training is None and self.distributed_backend is None:
             return
         run_config = getattr(src, "run_config", None)
         if run_config is None:
@@ -288,6 +290,30 @@ class Estimator:
         if self.node_count > 1:
             run_config.node_count = self.node_count
         run_config.data.update(settings["data"])
+        self._apply_distribution(run_config)
+
+    def _apply_distribution(self, run_config: Any) -> None:
+        """v1's mapping of distributed_training / distributed_backend onto the run config
+        (azureml.train._estimator_helper): communicator, framework and its section."""
+        training, backend = self.distributed_training, self.distributed_backend
+        if training is None and (backend is None or str(backend).lower() != "mpi"):
+            return
+        run_config.node_count = self.node_count
+        if training is None:  # distributed_backend='mpi' (deprecated)
+            run_config.communicator = "IntelMpi"
+            run_config.mpi = MpiConfiguration(self.process_count_per_node, self.node_count)
+        elif isinstance(training, MpiConfiguration):
+            run_config.communicator, run_config.mpi = "IntelMpi", training
+        elif isinstance(training, Mpi):
+            run_config.communicator, run_config.framework = "Mpi", "python"
+            run_config.mpi = MpiConfiguration(training.process_count_per_node, self.node_count)
+        elif isinstance(training, ParameterServer):
+            run_config.communicator, run_config.framework = "ParameterServer", "tensorflow"
+            run_config.tensorflow = TensorflowConfiguration(
+                training.worker_count, training.parameter_server_count
+            )
+        elif isinstance(training, Gloo | Nccl):
+            run_config.communicator, run_config.framework = type(training).__name__, "pytorch"
 
     def _runyard_submit(self, experiment: Any, tags: Any = None, **kwargs: Any) -> Any:
         """Experiment.submit's hook: ``exp.submit(est, script_params=..., inputs=...)``
