@@ -318,12 +318,17 @@ def test_services_outlive_a_killed_agent_which_takes_them_back(adder, wait_until
     os.kill(host, signal.SIGKILL)
 
     def answers():
+        # The killed host's workers drain for a while and may still answer: wait for the new
+        # host (another pid in the service's state) to be the one serving.
+        view = serving.view(services, adder.name)
+        if (view.info.state.get("pids") or [host])[0] == host or adder.state != "Healthy":
+            return False
         try:
             return _post(adder.scoring_uri, '{"data": [1]}', key).status_code == 200
         except httpx.HTTPError:
             return False
 
-    wait_until(answers, timeout=120, what="the service back on its port")
+    wait_until(answers, timeout=120, what="a new host serving on the service's port")
     assert serving.view(services, adder.name).port == port
 
 
