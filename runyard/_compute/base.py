@@ -14,7 +14,8 @@ driver log). A backend whose processes live on another machine copies the workin
 and brings the spool, the driver log and ``./logs`` / ``./outputs`` back into those same
 paths in ``JobHandle.sync()``, so the supervisor never knows where a job runs.
 Implementations: ``local.LocalMachineBackend`` (the 'local' target),
-``local.LocalClusterBackend`` (AmlCompute nodes as slots of this machine); Ray comes next.
+``local.LocalClusterBackend`` (AmlCompute nodes as slots of this machine),
+``ray_backend.RayBackend`` (a Ray cluster: attached, or a workspace's AmlCompute clusters).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class JobSpec:
     # serves its MPI world (pmi).
     ranks: tuple[RankSpec, ...] = ()
     pmi: PmiServer | None = None
+    # The run's environment definition (as built), for a backend whose nodes build it in
+    # their own cache (Ray); None when the job runs with the agent's interpreter.
+    environment: Mapping[str, Any] | None = None
 
 
 class JobHandle(abc.ABC):

@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 from runyard._compute import BACKENDS, LOCAL, backend_for
 from runyard._compute.base import ComputeBackend, JobHandle, Placement
 from runyard._compute.local import LocalMachineBackend
+from runyard._compute.ray_config import workspace_ray_address
 from runyard._entities import ComputeTargetInfo, JobRef
 from runyard._services import Services
 from runyard.exceptions import ComputeTargetNotFound
@@ -46,7 +47,11 @@ class Scheduler:
         """
         if target == LOCAL:
             return self.local
-        return backend_for(self.services.store.get_compute_target(target))
+        return self._backend_for(self.services.store.get_compute_target(target))
+
+    def _backend_for(self, info: ComputeTargetInfo) -> ComputeBackend:
+        """The target's backend; AmlCompute clusters on Ray when the workspace says so."""
+        return backend_for(info, workspace_ray_address(self.services.layout.workspace_json))
 
     def tick(
         self,
@@ -68,7 +73,7 @@ class Scheduler:
         for info in infos:
             if info.compute_type not in BACKENDS:
                 continue
-            backend = backend_for(info)
+            backend = self._backend_for(info)
             backend.tick(now, waiting.get(info.name, ()), running)
             self._save(info, backend)
             busy = busy or backend.needs_agent()
@@ -93,7 +98,7 @@ class Scheduler:
         if target == LOCAL:
             return self.local.acquire_node(run_id, now)
         info = self.services.store.get_compute_target(target)
-        backend = backend_for(info)
+        backend = self._backend_for(info)
         placement = backend.acquire_node(run_id, now, count)
         self._save(info, backend)
         return placement
@@ -106,7 +111,7 @@ class Scheduler:
             info = self.services.store.get_compute_target(target)
         except ComputeTargetNotFound:
             return
-        backend = backend_for(info)
+        backend = self._backend_for(info)
         backend.release_node(node_id, now)
         self._save(info, backend)
 

@@ -287,6 +287,7 @@ class Supervisor(threading.Thread):
             driver_log=self.driver_log(),
             node_id=info.runtime.node_id,
             status_file=self.job_dir / EXIT_STATUS,
+            environment=setup.run_environment(definition) if built else None,
         )
 
     def _experiment_id(self, name: str) -> str:
