@@ -28,14 +28,14 @@ from types import FrameType
 from runyard._compute.base import ComputeBackend
 from runyard._compute.ranks import node_count_of
 from runyard._config import Settings, WorkspaceLayout, make_private_dir, use_private_umask
-from runyard._entities import ErrorCode, RunError, RunInfo, RunRuntime, RunStatus
+from runyard._entities import ACTIVE_STATUSES, ErrorCode, RunError, RunInfo, RunRuntime, RunStatus
 from runyard._services import Services, close_all, open_services
 from runyard._services.agent_client import lock_path, wake_path
 from runyard._services.driver_log import append_driver_log
 from runyard._services.job_channel import ChannelServer
 from runyard._services.job_setup import has_environment
-from runyard._services.reconcile import finish_orphan, reconcile
-from runyard._services.scheduler import Scheduler
+from runyard._services.reconcile import can_resume, finish_orphan, reconcile
+from runyard._services.scheduler import Scheduler, reattach
 from runyard._services.service_keeper import ServiceKeeper
 from runyard._services.supervisor import Supervisor
 from runyard._services.sweep_loop import SweepLoop
@@ -104,6 +104,7 @@ class Agent:
         ended = reconcile(self.services)
         if ended:
             log.warning("reconciled runs left by a dead agent: %s", ", ".join(ended))
+        self._resume_runs()
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         self._open_wake()
@@ -300,6 +301,33 @@ class Agent:
         self.supervisors[info.run_id] = sup
         sup.start()
         return True
+
+    def _resume_runs(self) -> None:
+        """Follows on the runs a dead agent left running on a backend whose jobs outlive it
+        (``reconcile.can_resume``); one whose job cannot be found again is ended as an
+        orphan."""
+        active = self.services.store.list_runs(
+            statuses=ACTIVE_STATUSES, include_children=True, agent_managed=True
+        )
+        for info in active:
+            if not can_resume(info) or info.run_id in self.supervisors:
+                continue
+            assert info.runtime.job is not None
+            try:
+                backend = self.scheduler.backend(info.target)
+                handle = reattach(self.services, info.run_id, info.target, info.runtime.job)
+            except ComputeTargetException:
+                handle = None
+            if handle is None:
+                finish_orphan(self.services, info)
+                continue
+            log.warning("run %s: following it on (launched by a dead agent)", info.run_id)
+            sup = Supervisor(
+                self.services, info, backend, agent_pid=os.getpid(), on_exit=self._poke,
+                resume=handle,
+            )  # fmt: skip
+            self.supervisors[info.run_id] = sup
+            sup.start()
 
     def _stop_supervisors(self) -> None:
         for sup in self.supervisors.values():

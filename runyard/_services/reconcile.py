@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from runyard._compute.job_wrapper import read_status
+from runyard._compute.ray_config import RAY_TYPE
 from runyard._entities import ACTIVE_STATUSES, RunError, RunInfo, RunStatus
 from runyard._services import Services
 from runyard._services.driver_log import driver_log_path
@@ -25,6 +26,7 @@ from runyard._services.sweeps import RUN_TYPE as SWEEP_RUN_TYPE
 from runyard.exceptions import InvalidStatusTransition, RunyardError
 
 log = logging.getLogger(__name__)
+RESUMABLE_BACKENDS = frozenset({RAY_TYPE})  # their jobs run on when the agent dies
 
 
 def finish_orphan(services: Services, info: RunInfo, error: RunError | None = None) -> None:
@@ -87,6 +89,18 @@ def _outcome(
     )
 
 
+def can_resume(info: RunInfo) -> bool:
+    """True for a run whose job outlives its agent (Ray's detached actors) and was running:
+    a new agent follows it on instead of ending it."""
+    job = info.runtime.job
+    return (
+        job is not None
+        and job.backend in RESUMABLE_BACKENDS
+        and info.status in (RunStatus.RUNNING, RunStatus.CANCEL_REQUESTED)
+        and bool(info.runtime.workdir)
+    )
+
+
 def reconcile(services: Services) -> list[str]:
     """Ends every agent-managed run left active by a dead agent; queued runs stay queued.
     Call only while holding the agent lock (so no live supervisor owns these runs)."""
@@ -97,6 +111,8 @@ def reconcile(services: Services) -> list[str]:
     for info in active:
         if info.run_type == SWEEP_RUN_TYPE:
             continue  # no process of its own: the new agent's sweep loop carries it on
+        if can_resume(info):
+            continue  # the new agent follows it on (Agent._resume)
         try:
             finish_orphan(services, info)
         except RunyardError as exc:  # the store cannot take it yet (a full disk)

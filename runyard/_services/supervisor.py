@@ -80,6 +80,7 @@ class Supervisor(threading.Thread):
         agent_pid: int,
         on_exit: Callable[[], None],
         python: str | None = None,
+        resume: JobHandle | None = None,
     ) -> None:
         super().__init__(name=f"supervisor-{info.run_id}", daemon=True)
         self.services, self.run_id, self.agent_pid = services, info.run_id, agent_pid
@@ -99,6 +100,11 @@ class Supervisor(threading.Thread):
         self.fresh_spool = False  # the job's spool was made by this supervisor
         self.final: RunInfo | None = None  # the run as its end left it
         self.distribution: Distribution | None = None  # a distributed run's ranks
+        # A job a dead agent launched on a backend whose jobs outlive it (Ray): followed to
+        # its end from where that agent stopped.
+        self.resume = resume
+        if resume is not None:
+            self.needs_node = self.preparing = False
 
     def run(self) -> None:
         try:
@@ -152,6 +158,8 @@ class Supervisor(threading.Thread):
         info = self.claimed
         if info.runtime.agent_pid != self.agent_pid:  # not claimed with our pid (one write)
             info = store.update_run(self.run_id, runtime=RunRuntime(agent_pid=self.agent_pid))
+        if self.resume is not None:
+            return self._follow_resumed(info, self.resume)
         python = self.python or self._prepared(info)
         self.preparing = False
         if python is None:
@@ -185,6 +193,25 @@ class Supervisor(threading.Thread):
         self.max_duration = info.definition.get("maxRunDurationSeconds")
         code = self._follow(self.handle, workdir)
         self._finish(info, workdir, self.handle, code)
+
+    def _follow_resumed(self, info: RunInfo, handle: JobHandle) -> None:
+        """The job runs on, launched by a dead agent: its logs and metrics are taken from
+        where that agent stopped (the spool's offset is in the store, the backend's own
+        offsets beside the job), and the run ends by the job's real outcome."""
+        assert info.runtime.workdir is not None
+        self.handle, workdir = handle, Path(info.runtime.workdir)
+        self.timed_out = info.runtime.timed_out_after is not None
+        self.max_duration = None if self.timed_out else info.definition.get("maxRunDurationSeconds")
+        self.distribution = distribution_of(info.definition)
+        self.services.store.update_run(
+            self.run_id,
+            runtime=RunRuntime(job=handle.ref, agent_pid=self.agent_pid, workdir=str(workdir)),
+        )
+        append_driver_log(
+            self.services, self.run_id, f"Runyard: agent {self.agent_pid} follows the run on."
+        )
+        code = self._follow(handle, workdir)
+        self._finish(info, workdir, handle, code)
 
     def _launch(self, info: RunInfo, job: JobSpec) -> JobHandle:
         """The run's job: one process, or a distributed run's ranks on each of its nodes."""

@@ -64,3 +64,13 @@ def in_cluster(ray_cluster: RayCluster) -> Iterator[None]:
     connection per call; the calling thread's namespace decides where it goes)."""
     with ray_cluster.inside():
         yield
+
+
+@pytest.fixture
+def on_ray(
+    ray_cluster: RayCluster, in_cluster: None, monkeypatch: pytest.MonkeyPatch
+) -> RayCluster:
+    """The test body in the cluster's namespace, with RUNYARD_RAY_ADDRESS naming it: every
+    AmlCompute cluster of the test's workspace runs on Ray."""
+    monkeypatch.setenv("RUNYARD_RAY_ADDRESS", ray_cluster.address)
+    return ray_cluster

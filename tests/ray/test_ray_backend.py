@@ -5,7 +5,11 @@ everything it starts are Ray drivers of that cluster."""
 
 from __future__ import annotations
 
-import pytest
+import os
+import signal
+import tempfile
+from pathlib import Path
+
 from conftest import import_ray
 
 from runyard.core import Experiment, ScriptRunConfig
@@ -24,12 +28,6 @@ os.makedirs("outputs", exist_ok=True)
 open("outputs/model.txt", "w").write("weights")
 print("node", os.environ.get("RAY_NODE_ID", "?"), "cwd", os.getcwd(), flush=True)
 """
-
-
-@pytest.fixture
-def on_ray(ray_cluster, in_cluster, monkeypatch):
-    monkeypatch.setenv("RUNYARD_RAY_ADDRESS", ray_cluster.address)
-    return ray_cluster
 
 
 def _cluster(ws, name: str = "ray-cpu", max_nodes: int = 2, vm_size: str = "STANDARD_D2_V2"):
@@ -56,3 +54,87 @@ def test_a_script_run_on_ray_streams_logs_metrics_and_outputs(
     log = driver_log(services, run.id)
     assert "runs on Ray node" in log
     assert "cwd /tmp/runyard-ray/" in log  # the node's own copy, not the agent's
+
+
+SLOW = """
+import sys, time
+from azureml.core import Run
+run = Run.get_context()
+for i in range(int(sys.argv[1])):
+    run.log("step", i)
+    print(f"step {i}", flush=True)
+    time.sleep(0.1)
+"""
+
+
+def _node_log(run_id: str) -> str:
+    """The driver log as the run's node writes it (this machine hosts the Ray nodes)."""
+    found = list(
+        Path(tempfile.gettempdir()).glob(f"runyard-ray/*/jobs/{run_id}-0/70_driver_log.txt")
+    )
+    return found[0].read_text() if found else ""
+
+
+def _node_job_pids(run_id: str) -> list[int]:
+    """Processes of the run's job on the Ray nodes: their working directory is the job's copy."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cwd = os.readlink(entry / "cwd")
+            except OSError:
+                continue
+            if f"/jobs/{run_id}-" in cwd:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_agent_leaves_the_run_running_and_the_next_one_finishes_it(
+    on_ray, ws, services, source, wait_until, driver_log
+) -> None:
+    from runyard._services.agent_client import agent_pid, ensure_agent
+
+    cluster = _cluster(ws, "ray-kill")
+    config = ScriptRunConfig(
+        source(**{"slow.py": SLOW}), "slow.py", arguments=["60"], compute_target=cluster
+    )
+    run = Experiment(ws, "on-ray").submit(config)
+    wait_until(lambda: len(run.get_metrics().get("step", [])) >= 5, timeout=120,
+               what="the run logging")  # fmt: skip
+    pid = agent_pid(services.layout)
+    assert pid
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: agent_pid(services.layout) is None, what="the agent gone")
+    steps_then = _node_log(run.id).count("step ")
+    wait_until(lambda: _node_log(run.id).count("step ") > steps_then + 3, timeout=60,
+               what="the job going on without its agent")  # fmt: skip
+    ensure_agent(services.layout, services.settings)
+    details = run.wait_for_completion()
+    assert details["status"] == "Completed", driver_log(services, run.id)
+    assert run.get_metrics()["step"] == list(range(60))  # none lost, none twice
+    log = driver_log(services, run.id)
+    steps = [line for line in log.splitlines() if line.startswith("step ")]
+    assert steps == [f"step {i}" for i in range(60)]
+    assert "follows the run on" in log
+
+
+def test_cancel_while_running_and_while_queued_leaves_no_process(
+    on_ray, ws, services, source, wait_until
+) -> None:
+    # max_nodes=1: the second run waits Queued behind the first.
+    cluster = _cluster(ws, "ray-cancel", max_nodes=1)
+    folder = source(**{"slow.py": SLOW})
+    exp = Experiment(ws, "on-ray")
+    first = exp.submit(
+        ScriptRunConfig(folder, "slow.py", arguments=["600"], compute_target=cluster)
+    )
+    second = exp.submit(ScriptRunConfig(folder, "slow.py", arguments=["5"], compute_target=cluster))
+    wait_until(lambda: first.get_metrics().get("step"), timeout=120, what="the first running")
+    assert second.get_status() == "Queued"
+    assert "waiting" in second.get_detailed_status()["details"]
+    second.cancel()
+    first.cancel()
+    assert first.wait_for_completion()["status"] == "Canceled"
+    assert second.wait_for_completion()["status"] == "Canceled"
+    wait_until(lambda: not _node_job_pids(first.id), timeout=30, what="no process of the run left")
+    assert first.get_metrics()["step"]  # what it logged is kept
