@@ -56,6 +56,7 @@ REFRESH_SECONDS = 2.0  # how often the agent reads the Ray nodes
 START_TIMEOUT = 120.0  # an actor's first call: a fresh worker process on a loaded node
 CALL_SLACK = 30.0  # beyond a call's own wait, before it counts as lost
 GiB = 1024**3
+WAITING = "WAITING"  # a run queued before its placement group was made
 
 _lock = threading.RLock()
 _connected: str | None = None
@@ -188,7 +189,7 @@ class RayBackend(ComputeBackend):
     # ---- node accounting -----------------------------------------------------------------
     def acquire_node(self, run_id: str, now: float, count: int = 1) -> Placement:
         group = self._groups.get(run_id)
-        if group is None:
+        if group is None or group.get("state") == WAITING:  # no placement group yet
             busy = sum(int(g["count"]) for g in self._groups.values())
             if busy + count > self.max_nodes:
                 return self._wait(
@@ -219,16 +220,11 @@ class RayBackend(ComputeBackend):
 
     def _wait(self, run_id: str, reason: str, note: str | None = None) -> Placement:
         """Placement(None); the reason as a 'Scaling' line only when it changed (it goes to
-        the driver log and to get_detailed_status())."""
-        group = self._groups.get(run_id)
-        said = group.get("reason") if group is not None else None
-        if group is not None:
-            group["reason"] = reason
-        else:
-            self._groups.setdefault(run_id, {"count": 0, "reason": reason, "state": "WAITING"})
-            if said is None and self._groups[run_id].get("said") == reason:
-                return Placement(None)
-            self._groups[run_id]["said"] = reason
+        the driver log and to get_detailed_status()). A run with no group yet waits as an
+        entry of count 0 (state WAITING), so that it shows in the queue."""
+        entry = self._groups.setdefault(run_id, {"count": 0, "state": WAITING})
+        said = entry.get("reason")
+        entry["reason"] = reason
         if said == reason:
             return Placement(None)
         line = reason if note is None else f"{reason} Note: {note}."
@@ -466,7 +462,7 @@ def portable_job(job: JobSpec) -> tuple[dict[str, Any], bytes]:
     spec: dict[str, Any] = {
         "run_id": job.run_id,
         "argv": argv,
-        "cwd": portable(str(job.cwd)),
+        "cwd": f"{JOB}/wd",  # the working copy goes as wd/, wherever it is here
         "env": env,
         "unset": unset,
         "status_file": portable(str(job.status_file)),
@@ -491,9 +487,9 @@ def portable_job(job: JobSpec) -> tuple[dict[str, Any], bytes]:
     }
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as tar:
-        for name in ("wd", "inputs"):
-            if (job_dir / name).exists():
-                tar.add(job_dir / name, arcname=name)
+        tar.add(job.cwd, arcname="wd")
+        if (job_dir / "inputs").exists():
+            tar.add(job_dir / "inputs", arcname="inputs")
         for spool in sorted(job_dir.glob("spool*.bin")):
             tar.add(spool, arcname=spool.name)
     return spec, buffer.getvalue()
@@ -507,7 +503,8 @@ def write_sidecar(job: JobSpec, index: int) -> Path:
     mirrors = {DRIVER_LOG: str(job.driver_log), BUILD_LOG: str(job.driver_log.with_name(BUILD_LOG))}
     mirrors.update({Path(r.log).name: r.log for r in job.ranks if r.log})
     path = job_dir / f"ray_node.{index}.json"
-    _write_json(path, {"dir": str(job_dir), "mirrors": mirrors, "offsets": {}})
+    side = {"dir": str(job_dir), "cwd": str(job.cwd), "mirrors": mirrors, "offsets": {}}
+    _write_json(path, side)
     return path
 
 
@@ -619,7 +616,7 @@ class RayJobHandle(JobHandle):
                 return
             self._fresh = False
             for rel, data in got["files"].items():
-                target = job_dir / "wd" / rel
+                target = Path(self._side.get("cwd") or job_dir / "wd") / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
             for name, data in got["grown"].items():

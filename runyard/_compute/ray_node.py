@@ -238,7 +238,7 @@ class RayNode:
                     continue
                 start = int(offsets.get(entry.name, 0))
                 size = entry.stat().st_size
-                if size > start:
+                if size > start or (size == 0 and entry.name not in offsets):  # markers
                     with open(entry.path, "rb") as f:
                         f.seek(start)
                         grown[entry.name] = f.read(PULL_LIMIT)
