@@ -13,9 +13,11 @@ from typing import Any
 
 from runyard._compute import LOCAL, cluster_types
 from runyard._compute.ranks import distribution_of
+from runyard._compute.ray_config import RAY_TYPE, check_reachable
 from runyard._entities import RunError, RunInfo, RunStatus
 from runyard._services import Services
 from runyard._services.agent_client import ensure_agent, wake
+from runyard._services.compute import ray_address_for
 from runyard._services.runs import new_run_id
 from runyard._services.snapshots import check_source_directory, take_snapshot
 from runyard.exceptions import UserErrorException
@@ -109,6 +111,9 @@ def _check_target(services: Services, target: Any) -> str:
             f"compute target {name!r} is a {info.compute_type}, which cannot run jobs here; "
             f"use 'local' or a target of type {cluster_types()}."
         )
+    address = ray_address_for(services, info)
+    if address:  # a run for a Ray cluster that does not answer is refused, not queued
+        check_reachable(address)
     return name
 
 
@@ -124,7 +129,10 @@ def _check_distribution(services: Services, definition: Mapping[str, Any], targe
             f"AmlCompute.provisioning_configuration(vm_size=..., max_nodes={dist.node_count})) "
             "and pass compute_target=<that cluster>, or set node_count=1."
         )
-    max_nodes = int(services.store.get_compute_target(target).config.get("max_nodes") or 0)
+    info = services.store.get_compute_target(target)
+    max_nodes = int(info.config.get("max_nodes") or 0)
+    if info.compute_type == RAY_TYPE and max_nodes == 0:
+        return  # as many nodes as the Ray cluster fits: placement says when it cannot
     if dist.node_count > max_nodes:
         raise UserErrorException(
             f"The run asks for node_count={dist.node_count} nodes at once but compute target "

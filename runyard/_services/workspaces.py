@@ -5,6 +5,7 @@ Light: no store is opened here, so building a Workspace object costs no SQLAlche
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -158,6 +159,85 @@ def list_workspaces(settings: Settings) -> list[WorkspaceIdentity]:
         if identity is not None:
             found.append(identity)
     return found
+
+
+# ---- the workspace's Ray cluster (issue 12) -------------------------------------------
+
+
+def configure_ray_address(layout: WorkspaceLayout, address: str, *, check: bool = True) -> str:
+    """Stores the Ray cluster every AmlCompute cluster of the workspace runs on ("ray_address"
+    in workspace.json); '' clears it. Returns the address stored ('' when cleared).
+
+    Raises:
+        ComputeTargetException: not host:port, or (``check``) nothing answers there; the
+            file is left as it was.
+        UserErrorException: workspace.json is missing or unreadable.
+    """
+    # late: importing runyard._compute loads every backend (~35 ms), and Workspace objects
+    # (this module) are built where no compute is used
+    from runyard._compute.ray_config import WORKSPACE_KEY
+    from runyard._services.compute import check_ray_address, check_ray_reachable
+
+    text = check_ray_address(address) if address.strip() else ""
+    if text and check:
+        check_ray_reachable(text)
+    data = _read_workspace_json(layout)
+    if text:
+        data[WORKSPACE_KEY] = text
+    else:
+        data.pop(WORKSPACE_KEY, None)
+    _replace_json(layout.workspace_json, data)
+    return text
+
+
+def ray_address(layout: WorkspaceLayout) -> tuple[str, str | None]:
+    """(address, where it comes from: the env var's name, 'workspace.json' or None)."""
+    # late: as in configure_ray_address
+    from runyard._compute.ray_config import ADDRESS_VARIABLE, workspace_ray_address
+
+    effective = workspace_ray_address(layout.workspace_json)
+    if not effective:
+        return "", None
+    stored = workspace_ray_address(layout.workspace_json, environ={})
+    return effective, layout.workspace_json.name if effective == stored else ADDRESS_VARIABLE
+
+
+def _read_workspace_json(layout: WorkspaceLayout) -> dict[str, Any]:
+    path = layout.workspace_json
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserErrorException(
+            f"No workspace at {layout.root} ({path.name} is missing); create it with "
+            f"`runyard workspace create {layout.root.name}`."
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserErrorException(
+            f"Workspace file {path} cannot be read ({exc}); fix or delete it, then create the "
+            "workspace again with `runyard workspace create`."
+        ) from None
+    if not isinstance(data, dict):
+        raise UserErrorException(
+            f"Workspace file {path} does not hold a JSON object; fix or delete it, then "
+            "create the workspace again with `runyard workspace create`."
+        )
+    return data
+
+
+def _replace_json(target: Path, data: dict[str, Any]) -> None:
+    """Replaces target with data in one rename: readers see the old file or the new one.
+    Two writers at once: the last one wins, and both keep the identity they read (it never
+    changes after create)."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".workspace-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def _identity_dict(identity: WorkspaceIdentity) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""`runyard workspace ...`: create and list embedded workspaces; check, back up and restore
-a workspace's database."""
+"""`runyard workspace ...`: create, list and configure embedded workspaces; check, back up
+and restore a workspace's database."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from runyard._compute.ray_config import ADDRESS_VARIABLE
 from runyard._config import Settings
 from runyard._services import workspace_db
 from runyard._services import workspaces as _ws
@@ -15,12 +16,14 @@ from runyard.cli._common import (
     JsonOpt,
     WorkspaceOpt,
     console,
+    err_console,
     errors,
     layout_for,
     print_error,
     print_json,
     table,
 )
+from runyard.exceptions import UserErrorException
 
 app = typer.Typer(help="Create and list embedded workspaces; check, back up, restore them.")
 BackupPathArg = typer.Argument(help="A new file, or a folder to write a dated file in.")
@@ -54,21 +57,74 @@ def workspace_list(as_json: bool = JsonOpt) -> None:
     """List embedded workspaces under RUNYARD_HOME."""
     settings = Settings.from_env()
     found = _ws.list_workspaces(settings)
-    rows = [
-        {
-            "name": w.name,
-            "subscription_id": w.subscription_id,
-            "resource_group": w.resource_group,
-            "location": w.location,
-            "created_time": w.created_time,
-            "path": str(settings.workspace_root(w.name)),
-        }
-        for w in found
-    ]
+    rows = []
+    for w in found:
+        address, source = _ws.ray_address(_ws.layout_for(settings, w.name))
+        rows.append(
+            {
+                "name": w.name,
+                "subscription_id": w.subscription_id,
+                "resource_group": w.resource_group,
+                "location": w.location,
+                "created_time": w.created_time,
+                "path": str(settings.workspace_root(w.name)),
+                "ray_address": address or None,
+                "ray_address_from": source,
+            }
+        )
     if as_json:
         print_json(rows)
         return
-    table(f"Workspaces in {settings.home}", rows, ["name", "resource_group", "path"])
+    for row in rows:
+        if row["ray_address_from"] == ADDRESS_VARIABLE:
+            row["ray_address"] = f"{row['ray_address']} ({ADDRESS_VARIABLE})"
+    table(f"Workspaces in {settings.home}", rows, ["name", "resource_group", "ray_address",
+          "path"])  # fmt: skip
+
+
+@app.command("configure")
+@errors
+def workspace_configure(
+    workspace: str | None = WorkspaceOpt,
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray-address",
+        help="host:port of a Ray cluster's head (GCS): the workspace's AmlCompute clusters "
+        "run there. '' clears it (they run on this machine).",
+    ),
+    no_check: bool = typer.Option(
+        False, "--no-check", help="Store the address without checking that the cluster answers."
+    ),
+) -> None:
+    """Configure the workspace: the Ray cluster its AmlCompute clusters run on."""
+    if ray_address is None:
+        raise UserErrorException(
+            "Nothing to configure: pass --ray-address host:port (or --ray-address '' to clear it)."
+        )
+    layout, _ = layout_for(workspace)
+    name = layout.root.name
+    stored = _ws.configure_ray_address(layout, ray_address, check=not no_check)
+    if stored:
+        console.print(
+            f"Workspace {name!r}: its AmlCompute clusters run on the Ray cluster at {stored}"
+            + (" (not checked)" if no_check else ""),
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"Workspace {name!r}: Ray address cleared; its AmlCompute clusters run on this machine",
+            soft_wrap=True,
+        )
+    effective, source = _ws.ray_address(layout)
+    if source == ADDRESS_VARIABLE:
+        err_console.print(
+            f"[yellow]Warning:[/yellow] {ADDRESS_VARIABLE}={effective} is set in this "
+            f"environment and wins over the workspace's setting; unset it to use "
+            f"{stored or 'this machine'}.",
+            markup=True,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command("check")

@@ -91,6 +91,34 @@ class ComputeTarget:
         return ComputeTarget(workspace, info.name)
 
     @staticmethod
+    def attach(workspace: Workspace, name: str, attach_configuration: Any) -> Any:
+        """Attaches an existing cluster (v1's ``ComputeTarget.attach``); it is stored only
+        once it answers at its address.
+
+        Args:
+            workspace: The workspace to attach it to.
+            name: 2 to 16 characters: letters, digits and '-', starting with a letter.
+            attach_configuration: From ``RayCompute.attach_configuration(address=...)``.
+
+        Returns:
+            The attached target (a RayCompute).
+
+        Raises:
+            ComputeTargetException: A bad name or configuration, the name is taken, or the
+                cluster does not answer at its address (nothing is stored then).
+        """
+        to_config = getattr(attach_configuration, "_to_config", None)
+        compute_type = getattr(attach_configuration, "_compute_type", None)
+        if to_config is None or compute_type is None:
+            raise ComputeTargetException(
+                f"attach_configuration {attach_configuration!r} is not an attach "
+                "configuration; build one with RayCompute.attach_configuration("
+                "address='host:port')."
+            )
+        info = compute.attach_compute_target(workspace._services, name, compute_type, to_config())
+        return ComputeTarget(workspace, info.name)
+
+    @staticmethod
     def list(workspace: Workspace) -> list[Any]:
         """All compute targets of the workspace, by name."""
         found = []
