@@ -61,6 +61,7 @@ class ErrorCode(str, enum.Enum):
     MAX_RUN_DURATION_EXCEEDED = "MaxRunDurationExceeded"
     DISK_FULL = "DiskFull"  # a write of the run's spool, files or records found no space
     EARLY_TERMINATION = "EarlyTermination"  # a sweep's policy stopped this child run
+    NODE_LOST = "NodeLost"  # the run's node died under it, and no retry was left
 
     def __str__(self) -> str:
         return self.value
@@ -157,6 +158,10 @@ class RunRuntime:
     workdir: str | None = None  # the job's working copy
     exit_code: int | None = None  # recorded as soon as the job ended
     timed_out_after: float | None = None  # max_run_duration_seconds, once it passed
+    # Where the job runs, as its backend describes each node (Ray node and actor ids ...).
+    placement: tuple[Mapping[str, Any], ...] | None = None
+    # Earlier attempts whose node was lost under them: attempt, node, reason, times.
+    attempts: tuple[Mapping[str, Any], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,8 @@ class JobSpec:
     # The run's environment definition (as built), for a backend whose nodes build it in
     # their own cache (Ray); None when the job runs with the agent's interpreter.
     environment: Mapping[str, Any] | None = None
+    # 0 for the run's first try; n for its n-th retry after its node was lost.
+    attempt: int = 0
 
 
 class JobHandle(abc.ABC):
@@ -83,6 +85,16 @@ class JobHandle(abc.ABC):
     def cancel(self, *, force: bool = False) -> None:
         """Asks every process of the job to stop (SIGTERM), or kills them (``force``),
         detached descendants included. Returns at once; safe when the job has ended."""
+
+    def placement(self) -> list[dict[str, Any]]:
+        """Where the job runs, one item per node, for the run's details ([] where there is
+        nothing more to say than the target: this machine)."""
+        return []
+
+    def lost_node(self) -> str | None:
+        """Why the job ended without an exit status of its own because its node was lost
+        (a sentence naming the node), else None (it ended, was canceled, or runs)."""
+        return None
 
     def sync(self) -> None:  # noqa: B027 - optional: a no-op where the files are shared
         """Brings the job's spool, driver log, ./logs and ./outputs up to date in the paths

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from runyard._compute.base import ComputeBackend, JobHandle, JobSpec
 from runyard._entities import JobRef
@@ -126,3 +127,10 @@ class GangHandle(JobHandle):
     def sync(self) -> None:
         for handle in self.handles:
             handle.sync()
+
+    def placement(self) -> list[dict[str, Any]]:
+        return [item for handle in self.handles for item in handle.placement()]
+
+    def lost_node(self) -> str | None:
+        """The first lost node's sentence: losing any node loses the run's world."""
+        return next((lost for h in self.handles if (lost := h.lost_node())), None)

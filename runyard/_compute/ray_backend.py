@@ -54,9 +54,11 @@ NAMESPACE = "runyard"
 GROUP_PREFIX = "runyard-"
 REFRESH_SECONDS = 2.0  # how often the agent reads the Ray nodes
 START_TIMEOUT = 120.0  # an actor's first call: a fresh worker process on a loaded node
+RELEASED = "released"  # the handle let its ended job's actor go
 CALL_SLACK = 30.0  # beyond a call's own wait, before it counts as lost
 GiB = 1024**3
 WAITING = "WAITING"  # a run queued before its placement group was made
+MAX_ATTEMPTS = 6  # a run's first try and up to 5 retries (max_retries is checked at submit)
 
 _lock = threading.RLock()
 _connected: str | None = None
@@ -90,6 +92,12 @@ def connect(address: str) -> Any:
             raise ComputeTargetException(unreachable_message(address, exc)) from exc
         _connected = address
         return ray
+
+
+def actor_name(run_id: str, index: int, attempt: int = 0) -> str:
+    """The detached actor of a run's node ``index``; a retry's actor has a name of its own
+    (the lost one's may still be held by Ray)."""
+    return f"{run_id}-{index}" if attempt == 0 else f"{run_id}-{index}-r{attempt}"
 
 
 def _group_name(run_id: str) -> str:
@@ -189,6 +197,16 @@ class RayBackend(ComputeBackend):
     # ---- node accounting -----------------------------------------------------------------
     def acquire_node(self, run_id: str, now: float, count: int = 1) -> Placement:
         group = self._groups.get(run_id)
+        if group is not None and group.get("state") == "CREATED":
+            # Placed before: only a run whose node was lost asks again; its group was
+            # removed then, and a new one is made.
+            try:
+                if self._group_state(group["name"]) == "REMOVED":
+                    del self._groups[run_id]
+                    group = None
+            except ComputeTargetException as exc:
+                self._error = str(exc)
+                return self._wait(run_id, f"Run is waiting for the Ray cluster: {exc}")
         if group is None or group.get("state") == WAITING:  # no placement group yet
             busy = sum(int(g["count"]) for g in self._groups.values())
             if busy + count > self.max_nodes:
@@ -271,10 +289,12 @@ class RayBackend(ComputeBackend):
         return str(table.get("state", "PENDING"))
 
     def release_node(self, node_id: str, now: float) -> None:
-        group_name, _ = _split_node_id(node_id.split(",")[0])
-        for run_id, group in list(self._groups.items()):
-            if group.get("name") == group_name:
-                self._remove_group(run_id)
+        ids = node_id.split(",")
+        group_name, _ = _split_node_id(ids[0])
+        run_id = group_name.removeprefix(GROUP_PREFIX)
+        # Known or not to this instance (a supervisor's, built before the group was made).
+        self._groups.setdefault(run_id, {"name": group_name, "count": len(ids)})
+        self._remove_group(run_id)
 
     def _remove_group(self, run_id: str) -> None:
         group = self._groups.pop(run_id, None)
@@ -284,8 +304,10 @@ class RayBackend(ComputeBackend):
             ray = connect(self.address)
             found = self._find_group(ray, group["name"])
             for index in range(int(group.get("count", 0))):
-                with contextlib.suppress(ValueError):
-                    ray.kill(ray.get_actor(f"{run_id}-{index}", namespace=NAMESPACE))
+                for attempt in range(MAX_ATTEMPTS):
+                    with contextlib.suppress(ValueError):
+                        name = actor_name(run_id, index, attempt)
+                        ray.kill(ray.get_actor(name, namespace=NAMESPACE))
             if found is not None:
                 ray.util.remove_placement_group(found)
         except ComputeTargetException as exc:  # gone: the group goes with the cluster
@@ -392,7 +414,7 @@ class RayBackend(ComputeBackend):
         if group is None:
             raise OSError(f"run {job.run_id}: its placement group {group_name} is gone")
         bundle = ray.util.placement_group_table(group)["bundles"][index]
-        name = f"{job.run_id}-{index}"
+        name = actor_name(job.run_id, index, job.attempt)
         actor = (
             ray.remote(RayNode)
             .options(
@@ -417,10 +439,13 @@ class RayBackend(ComputeBackend):
             with contextlib.suppress(Exception):
                 ray.kill(actor)
             raise OSError(f"run {job.run_id}: its Ray actor did not start: {exc}") from exc
+        node = str(where.get("node_id") or "?")
         with open(job.driver_log, "a") as f:
-            f.write(f"Runyard: node {index} of the run runs on Ray node {where['host']} "
-                    f"(actor {name}, placement group {group_name}).\n")  # fmt: skip
-        sidecar = write_sidecar(job, index)
+            f.write(f"Runyard: node {index} of the run runs on Ray node {node} at "
+                    f"{where['host']} (actor {name}, placement group {group_name}).\n")  # fmt: skip
+        placed = {"rayNodeId": node, "host": str(where["host"]), "actor": name,
+                  "placementGroup": group_name, "rayAddress": self.address}  # fmt: skip
+        sidecar = write_sidecar(job, index, placed)
         return RayJobHandle(self.address, job.run_id, name, sidecar)
 
     def reattach(self, run_id: str, ref: JobRef) -> JobHandle:
@@ -495,7 +520,7 @@ def portable_job(job: JobSpec) -> tuple[dict[str, Any], bytes]:
     return spec, buffer.getvalue()
 
 
-def write_sidecar(job: JobSpec, index: int) -> Path:
+def write_sidecar(job: JobSpec, index: int, placed: Mapping[str, str]) -> Path:
     """``ray_node.<index>.json`` beside the job: where each file the node writes is brought
     back to, and how much of it was (kept there, so a later agent goes on from it)."""
     assert job.status_file is not None
@@ -503,7 +528,8 @@ def write_sidecar(job: JobSpec, index: int) -> Path:
     mirrors = {DRIVER_LOG: str(job.driver_log), BUILD_LOG: str(job.driver_log.with_name(BUILD_LOG))}
     mirrors.update({Path(r.log).name: r.log for r in job.ranks if r.log})
     path = job_dir / f"ray_node.{index}.json"
-    side = {"dir": str(job_dir), "cwd": str(job.cwd), "mirrors": mirrors, "offsets": {}}
+    side = {"dir": str(job_dir), "cwd": str(job.cwd), "mirrors": mirrors, "offsets": {},
+            "placed": dict(placed)}  # fmt: skip
     _write_json(path, side)
     return path
 
@@ -597,10 +623,23 @@ class RayJobHandle(JobHandle):
             with contextlib.suppress(Exception):
                 ray, actor = self._get()
                 ray.kill(actor)
-            self.lost = "released"
+            self.lost = RELEASED
             return
         with contextlib.suppress(TimeoutError):
             self._call("cancel", force, timeout=CALL_SLACK)
+
+    def placement(self) -> list[dict[str, Any]]:
+        return [dict(self._side.get("placed") or {"actor": self.actor_name})]
+
+    def lost_node(self) -> str | None:
+        if self.lost is None or self.lost == RELEASED:
+            return None
+        placed = self._side.get("placed") or {}
+        node = placed.get("rayNodeId", "?")
+        return (
+            f"Ray node {node} at {placed.get('host', '?')} was lost under the run (its actor "
+            f"{self.actor_name}: {self.lost.splitlines()[0][:300]})"
+        )
 
     def sync(self) -> None:
         """New bytes of the node's logs and spools appended here, its exit status copied,

@@ -121,7 +121,8 @@ class RayNode:
             threading.Thread(
                 target=self._prepare_and_launch, args=(dict(job),), daemon=True
             ).start()
-        return {"pid": os.getpid(), "dir": str(self.dir), "host": _host()}
+        return {"pid": os.getpid(), "dir": str(self.dir), "host": _host(),
+                "node_id": _ray_node_id()}  # fmt: skip
 
     def _prepare_and_launch(self, job: dict[str, Any]) -> None:
         try:

@@ -16,6 +16,7 @@ from runyard._compute.ranks import distribution_of
 from runyard._compute.ray_config import RAY_TYPE, check_reachable
 from runyard._entities import RunError, RunInfo, RunStatus
 from runyard._services import Services
+from runyard._services import run_attempts as attempts
 from runyard._services.agent_client import ensure_agent, wake
 from runyard._services.compute import ray_address_for
 from runyard._services.runs import new_run_id
@@ -164,6 +165,8 @@ def script_definition(
     script_rel = _check_script(source, script)
     args = _check_arguments(arguments)
     _check_max_duration(definition)
+    if (definition or {}).get(attempts.DEFINITION_KEY) is not None:
+        attempts.check_max_retries((definition or {})[attempts.DEFINITION_KEY])
     target_name = _check_target(services, target)
     _check_distribution(services, definition or {}, target_name)
     env_vars = _checked_environment_variables(environment_variables)

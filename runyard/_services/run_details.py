@@ -51,6 +51,12 @@ def get_details(services: Services, run_id: str, *, with_logs: bool = False) -> 
         "warnings": build_warnings(services, run_id),
         "services": {},
     }
+    # Runyard's own keys: where the job ran (a Ray run: its Ray node, actor and placement
+    # group per node), and the attempts whose node was lost under them.
+    if info.runtime.placement:
+        details["placement"] = [dict(p) for p in info.runtime.placement]
+    if info.runtime.attempts:
+        details["attempts"] = [dict(a) for a in info.runtime.attempts]
     if info.error and info.status in (RunStatus.FAILED, RunStatus.CANCELED):
         details["error"] = {"error": info.error.to_dict(), "time": _iso(info.end_time)}
     return details

@@ -26,6 +26,7 @@ from runyard._compute.ranks import RANK_LOG, Distribution, distribution_of
 from runyard._entities import ACTIVE_STATUSES, ErrorCode, RunError, RunInfo, RunRuntime, RunStatus
 from runyard._services import Services, job_ranks
 from runyard._services import job_setup as setup
+from runyard._services import run_attempts as attempts
 from runyard._services.driver_log import (
     BUILD_LOG_NAME,
     DRIVER_LOG_NAME,
@@ -98,6 +99,7 @@ class Supervisor(threading.Thread):
         self.timed_out = False
         self.unfinished: RunError | None = None  # set when the run could not be ended
         self.fresh_spool = False  # the job's spool was made by this supervisor
+        self.node_lost: RunError | None = None  # the run's node died and no retry is left
         self.final: RunInfo | None = None  # the run as its end left it
         self.distribution: Distribution | None = None  # a distributed run's ranks
         # A job a dead agent launched on a backend whose jobs outlive it (Ray): followed to
@@ -186,13 +188,19 @@ class Supervisor(threading.Thread):
             self._set(RunStatus.FAILED, RunError(ErrorCode.DATASET_INPUT_FAILED, str(exc)))
             return None
         self.handle = self._launch(info, self._job_spec(info, workdir, python, inputs, outputs))
-        runtime = RunRuntime(job=self.handle.ref, agent_pid=self.agent_pid, workdir=str(workdir))
+        runtime = RunRuntime(
+            job=self.handle.ref,
+            agent_pid=self.agent_pid,
+            workdir=str(workdir),
+            placement=tuple(self.handle.placement()) or None,
+        )
         if self._set(RunStatus.RUNNING, expected={RunStatus.STARTING}, runtime=runtime) is None:
             store.update_run(self.run_id, runtime=runtime)  # a next agent must find the job
             self.handle.cancel(force=True)
         self.max_duration = info.definition.get("maxRunDurationSeconds")
         code = self._follow(self.handle, workdir)
-        self._finish(info, workdir, self.handle, code)
+        if not self._retried(info, workdir, self.handle, python):
+            self._finish(info, workdir, self.handle, code)
 
     def _follow_resumed(self, info: RunInfo, handle: JobHandle) -> None:
         """The job runs on, launched by a dead agent: its logs and metrics are taken from
@@ -211,7 +219,39 @@ class Supervisor(threading.Thread):
             self.services, self.run_id, f"Runyard: agent {self.agent_pid} follows the run on."
         )
         code = self._follow(handle, workdir)
-        self._finish(info, workdir, handle, code)
+        python = info.runtime.prepared_python or sys.executable
+        if not self._retried(info, workdir, handle, python):
+            self._finish(info, workdir, handle, code)
+
+    def _retried(self, info: RunInfo, workdir: Path, handle: JobHandle, python: str) -> bool:
+        """The job's node was lost under it (not a cancel, not this agent stopping): True
+        once the run is Queued again for another node, its attempt recorded, what it
+        logged and wrote kept; False to end it (``_finish`` names the node when no retry
+        is left)."""
+        lost = handle.lost_node()
+        if lost is None or self.stop_requested.is_set() or self._status() is not RunStatus.RUNNING:
+            return False
+        current = self.services.store.get_run(self.run_id)
+        limit = attempts.max_retries(info.definition)
+        tried = [*(current.runtime.attempts or ())]
+        tried.append(attempts.attempt_record(len(tried) + 1, lost, handle.placement(),
+                                             current.start_time))  # fmt: skip
+        self.services.store.update_run(self.run_id, runtime=RunRuntime(attempts=tuple(tried)))
+        if len(tried) > limit:
+            self.node_lost = attempts.lost_error(lost, len(tried), limit, handle.placement())
+            return False
+        for ingester in self.ingesters:
+            ingester.ingest()
+        append_driver_log(self.services, self.run_id, attempts.retry_line(lost, len(tried), limit))
+        self._upload_results(workdir)
+        handle.cancel(force=True)  # what is left of the job on its other nodes
+        if current.runtime.node_id:  # its nodes go: the retry is placed afresh
+            self.backend.release_node(current.runtime.node_id, time.time())
+        self._cleanup()
+        queued = RunRuntime(prepared_python=python, exit_code=None)
+        if self._set(RunStatus.QUEUED, expected={RunStatus.RUNNING}, runtime=queued) is None:
+            self._end_early()  # canceled meanwhile
+        return True
 
     def _launch(self, info: RunInfo, job: JobSpec) -> JobHandle:
         """The run's job: one process, or a distributed run's ranks on each of its nodes."""
@@ -315,6 +355,7 @@ class Supervisor(threading.Thread):
             node_id=info.runtime.node_id,
             status_file=self.job_dir / EXIT_STATUS,
             environment=setup.run_environment(definition) if built else None,
+            attempt=len(info.runtime.attempts or ()),
         )
 
     def _experiment_id(self, name: str) -> str:
@@ -395,6 +436,8 @@ class Supervisor(threading.Thread):
                 error = timeout_error(self.max_duration)
         elif code == 0:
             final = RunStatus.COMPLETED
+        elif self.node_lost is not None:
+            final, error = RunStatus.FAILED, self.node_lost
         elif isinstance(handle, GangHandle):
             final = RunStatus.FAILED
             error = job_ranks.rank_failure(

@@ -27,6 +27,9 @@ def runtime_from_json(data: Mapping[str, Any]) -> RunRuntime:
         value = data.get(_key(field.name))
         if value is not None:
             values[field.name] = value
+    for name in ("placement", "attempts"):  # JSON lists of objects
+        if isinstance(values.get(name), list):
+            values[name] = tuple(dict(item) for item in values[name])
     job = data.get("job")
     if isinstance(job, Mapping):
         instance = job.get("instance")
@@ -50,6 +53,8 @@ def runtime_changes(runtime: RunRuntime) -> dict[str, Any]:
         if isinstance(value, JobRef):
             job = {"backend": value.backend, "job_id": value.job_id}
             value = job if value.instance is None else {**job, "instance": value.instance}
+        if isinstance(value, tuple):
+            value = [dict(item) for item in value]
         out[_key(field.name)] = value
     return out
 

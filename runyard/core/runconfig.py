@@ -194,6 +194,9 @@ class RunConfiguration:
         self.communicator = communicator or "None"
         self.node_count = 1
         self.max_run_duration_seconds: int | None = None
+        # Runyard's own: how many times a run whose node is lost (a Ray worker died) is
+        # tried again on another node; None: 1.
+        self.max_retries: int | None = None
         # True once the user sets an environment: only then is one built for the run
         self._environment_set = False
         self._environment = Environment("default-environment")

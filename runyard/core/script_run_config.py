@@ -191,6 +191,7 @@ class ScriptRunConfig:
             "target": self.compute_target,
             **distribution_sections(rc),
             "maxRunDurationSeconds": rc.max_run_duration_seconds,
+            "maxRetries": getattr(rc, "max_retries", None),
             "data": data,
             "notices": list(self._notices),
         }

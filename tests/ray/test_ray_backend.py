@@ -138,3 +138,50 @@ def test_cancel_while_running_and_while_queued_leaves_no_process(
     assert second.wait_for_completion()["status"] == "Canceled"
     wait_until(lambda: not _node_job_pids(first.id), timeout=30, what="no process of the run left")
     assert first.get_metrics()["step"]  # what it logged is kept
+
+
+def _kill_node_of(ray_cluster, run, wait_until) -> str:
+    """SIGKILLs the worker node the run runs on (raylet, workers, the job) as a lost
+    machine, once the run has logged; returns its Ray node id."""
+    wait_until(lambda: len(run.get_metrics().get("step", [])) >= 3, timeout=120,
+               what="the run logging")  # fmt: skip
+    node = run.get_details()["placement"][0]["rayNodeId"]
+    victim = next(w for w in ray_cluster.workers if w.alive and w.node_id == node)
+    return ray_cluster.kill_worker(victim.index)
+
+
+def test_a_lost_node_retries_the_run_elsewhere_then_fails_naming_the_node(
+    on_ray, ws, services, source, wait_until, driver_log
+) -> None:
+    cluster = _cluster(ws, "ray-lost")
+    folder = source(**{"slow.py": SLOW})
+    exp = Experiment(ws, "lost")
+    run = exp.submit(ScriptRunConfig(folder, "slow.py", arguments=["30"], compute_target=cluster))
+    try:
+        lost = _kill_node_of(on_ray, run, wait_until)
+        details = run.wait_for_completion()
+    finally:
+        on_ray.add_worker({"num_cpus": 1})  # the next tests find two workers again
+    log = driver_log(services, run.id)
+    assert details["status"] == "Completed", log
+    (attempt,) = details["attempts"]
+    assert attempt["status"] == "NodeLost" and lost in attempt["reason"]
+    assert attempt["nodes"][0]["rayNodeId"] == lost
+    assert details["placement"][0]["rayNodeId"] != lost  # the retry ran on another node
+    assert "tried again on another node (retry 1 of max_retries=1)" in log
+    assert run.get_metrics()["step"][-30:] == list(range(30))  # the retry ran to its end
+
+    # max_retries=0: the run ends Failed, its error naming the lost node; never stuck.
+    config = ScriptRunConfig(folder, "slow.py", arguments=["600"], compute_target=cluster)
+    config.run_config.max_retries = 0
+    once = exp.submit(config)
+    try:
+        lost = _kill_node_of(on_ray, once, wait_until)
+        details = once.wait_for_completion(raise_on_error=False)
+    finally:
+        on_ray.add_worker({"num_cpus": 1})
+    assert details["status"] == "Failed"
+    error = details["error"]["error"]
+    assert error["code"] == "NodeLost" and f"Ray node {lost}" in error["message"]
+    assert "max_retries=0" in error["message"] and len(details["attempts"]) == 1
+    assert f"ray status --address {on_ray.address}" in error["message"]
