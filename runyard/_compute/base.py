@@ -21,7 +21,7 @@ Implementations: ``local.LocalMachineBackend`` (the 'local' target),
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,12 @@ class ComputeBackend(abc.ABC):
         """Advances nodes (preparing -> idle), frees nodes whose run is not in ``running``
         (it ended), drops reservations of runs no longer in ``waiting``, keeps min_nodes,
         and scales idle nodes down to min_nodes after their idle time."""
+
+    def node_addresses(self, node_ids: Sequence[str]) -> list[str]:
+        """The address of each node (a distributed run's MASTER_ADDR and hosts), as
+        ``nodes()`` lists them; 127.0.0.1 for a node it does not list (this machine)."""
+        known = {str(n.get("nodeId")): n.get("privateIpAddress") for n in self.nodes()}
+        return [str(known.get(node) or "127.0.0.1") for node in node_ids]
 
     @abc.abstractmethod
     def nodes(self) -> list[dict[str, Any]]:

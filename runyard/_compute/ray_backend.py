@@ -27,7 +27,7 @@ import sys
 import tarfile
 import threading
 import urllib.parse
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -232,11 +232,11 @@ class RayBackend(ComputeBackend):
                 f"{_describe(group['bundle'])} ({group['strategy']}); "
                 f"{len(self._workers())} Ray node(s) take work."
             )
-            return self._wait(run_id, reason, group.get("note"))
+            return self._wait(run_id, reason)
         group.pop("reason", None)
         return Placement(_node_ids(run_id, int(group["count"])))
 
-    def _wait(self, run_id: str, reason: str, note: str | None = None) -> Placement:
+    def _wait(self, run_id: str, reason: str) -> Placement:
         """Placement(None); the reason as a 'Scaling' line only when it changed (it goes to
         the driver log and to get_detailed_status()). A run with no group yet waits as an
         entry of count 0 (state WAITING), so that it shows in the queue."""
@@ -245,8 +245,7 @@ class RayBackend(ComputeBackend):
         entry["reason"] = reason
         if said == reason:
             return Placement(None)
-        line = reason if note is None else f"{reason} Note: {note}."
-        return Placement(None, line)
+        return Placement(None, reason)
 
     def _create_group(self, run_id: str, count: int, now: float) -> dict[str, Any]:
         ray = connect(self.address)
@@ -347,6 +346,20 @@ class RayBackend(ComputeBackend):
             for n in found
         ]
 
+    def node_addresses(self, node_ids: Sequence[str]) -> list[str]:
+        """The address of the Ray node that holds each node's bundle (its placement
+        group's table), 127.0.0.1 where Ray does not say."""
+        ray = connect(self.address)
+        alive = {n["NodeID"]: n["NodeManagerAddress"] for n in ray.nodes() if n.get("Alive")}
+        found = []
+        for node_id in node_ids:
+            group_name, index = _split_node_id(node_id)
+            group = self._find_group(ray, group_name)
+            table = ray.util.placement_group_table(group) if group is not None else {}
+            holder = (table.get("bundles_to_node_id") or {}).get(index)
+            found.append(str(alive.get(holder) or "127.0.0.1"))
+        return found
+
     # ---- reporting -----------------------------------------------------------------------
     def nodes(self) -> list[dict[str, Any]]:
         running = {g["name"]: r for r, g in self._groups.items() if g.get("state") == "CREATED"}
@@ -440,9 +453,12 @@ class RayBackend(ComputeBackend):
                 ray.kill(actor)
             raise OSError(f"run {job.run_id}: its Ray actor did not start: {exc}") from exc
         node = str(where.get("node_id") or "?")
+        note = (self._groups.get(job.run_id) or {}).get("note")
         with open(job.driver_log, "a") as f:
             f.write(f"Runyard: node {index} of the run runs on Ray node {node} at "
                     f"{where['host']} (actor {name}, placement group {group_name}).\n")  # fmt: skip
+            if note and index == 0:  # the vm size was capped to the Ray nodes: say so once
+                f.write(f"Runyard: {note}.\n")
         placed = {"rayNodeId": node, "host": str(where["host"]), "actor": name,
                   "placementGroup": group_name, "rayAddress": self.address}  # fmt: skip
         sidecar = write_sidecar(job, index, placed)

@@ -250,15 +250,16 @@ class Agent:
 
     def _start_on_node(self, info: RunInfo, python: str, now: float) -> bool:
         try:
-            backend = self.scheduler.backend(info.target)
             count = node_count_of(info.definition)  # checked at submit
             placement = self.scheduler.place(info.run_id, info.target, now, count)
+            # Read after placing: the run's job is launched from the state that placed it.
+            backend = self.scheduler.backend(info.target) if placement.node_id else None
         except ComputeTargetException as exc:
             return self._fail_no_target(info, exc)
         if placement.scaling is not None:
             self._note_scaling(info.run_id, placement.scaling)
             self._poke()  # the new node is ready at the next pass
-        if placement.node_id is None:
+        if placement.node_id is None or backend is None:
             return False
         if not self._claim(info, backend, node_id=placement.node_id, python=python):
             self.scheduler.release(info.target, placement.node_id, now)

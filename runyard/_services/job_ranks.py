@@ -39,12 +39,6 @@ def node_status_file(job_dir: Path, node: int, first: Path) -> Path:
     return first if node == 0 else first.with_name(f"{first.stem}.{node}{first.suffix}")
 
 
-def _hosts(backend: ComputeBackend, node_ids: list[str]) -> list[str]:
-    """Each node's address, as the backend lists its nodes (this machine: 127.0.0.1)."""
-    known = {str(n.get("nodeId")): n.get("privateIpAddress") for n in backend.nodes()}
-    return [str(known.get(node) or "127.0.0.1") for node in node_ids]
-
-
 def node_jobs(
     services: Services,
     backend: ComputeBackend,
@@ -55,7 +49,7 @@ def node_jobs(
     node_ids = (job.node_id or "").split(",") if job.node_id else []
     if len(node_ids) != dist.node_count:  # the 'local' target: one slot, one node
         node_ids = [job.node_id or "local"] * dist.node_count
-    hosts = _hosts(backend, node_ids)
+    hosts = backend.node_addresses(node_ids)
     ports = ranks.free_ports(hosts[0], ranks.ports_needed(dist))
     pmi_port = ports[-1] if dist.kind == ranks.MPI else None
     task_ports = ports[1 : 1 + dist.world_size] if dist.kind == ranks.TENSORFLOW else ()

@@ -95,7 +95,7 @@ def _until(predicate, timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def _exit_code(handle: JobHandle, timeout: float = 30) -> int:
+def _exit_code(handle: JobHandle, timeout: float = 90) -> int:
     deadline = time.monotonic() + timeout
     while (code := handle.wait(0.2)) is None:
         assert time.monotonic() < deadline, "the job did not end"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -26,10 +27,17 @@ def import_ray() -> ModuleType:
     return ray
 
 
+def offline_builds(uv_cache_dir: Path) -> dict[str, str]:
+    """The namespace has no route to the package registries: builds there (the agent's, and
+    each Ray node's own) use the session's uv cache only, which the local-cluster tests
+    filled with the same packages before (tests/compute runs first)."""
+    return {"UV_CACHE_DIR": str(uv_cache_dir), "UV_OFFLINE": "1"}
+
+
 @pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[RayCluster]:
+def ray_cluster(uv_cache_dir: Path) -> Iterator[RayCluster]:
     import_ray()
-    cluster = RayCluster(env=FAST_HEALTH_CHECKS)
+    cluster = RayCluster(env={**FAST_HEALTH_CHECKS, **offline_builds(uv_cache_dir)})
     try:
         cluster.start(head_num_cpus=0, workers=[{"num_cpus": 1}, {"num_cpus": 1}])
     except RayClusterError as exc:
