@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
 from runyard._services import compute
@@ -17,7 +16,6 @@ if TYPE_CHECKING:
 
 _PRIORITIES = ("dedicated", "lowpriority")
 _REMOTE_LOGIN = ("Enabled", "Disabled", "NotSpecified")
-_POLL_SECONDS = 0.2
 
 
 def _count(name: str, value: Any, *, required: bool = False) -> int | None:
@@ -300,29 +298,21 @@ class AmlCompute(ComputeTarget):
             if show_output:
                 out.write("Deleting\nSucceeded\n")
             return
-        services = self._workspace._services
         wanted = (
             self.scale_settings.minimum_node_count if min_node_count is None else min_node_count
         )
-        deadline = time.monotonic() + timeout_in_minutes * 60
-        shown = None
-        while True:
-            info = compute.refresh(services, self.name)
-            self._bind(self._workspace, info)
-            if show_output and info.provisioning_state != shown:
-                out.write(f"{info.provisioning_state}\n")
-                shown = info.provisioning_state
+
+        def done(info: ComputeTargetInfo) -> bool:
             counts = self.status.node_state_counts
             ready = counts["idleNodeCount"] + counts["runningNodeCount"]
-            if info.provisioning_state in compute.TERMINAL_PROVISIONING and (
+            return info.provisioning_state in compute.TERMINAL_PROVISIONING and (
                 ready >= wanted or info.provisioning_state != "Succeeded"
-            ):
-                break
-            if time.monotonic() > deadline:
-                if show_output:
-                    out.write(f"Timed out after {timeout_in_minutes} minute(s).\n")
-                return
-            time.sleep(_POLL_SECONDS)
+            )
+
+        found = self._await_provisioning(show_output, timeout_in_minutes, done)
+        if found is None:
+            return
+        info = found
         if show_output:
             warning = compute.gpu_warning(info)
             if warning:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runyard._services import compute
 from runyard.exceptions import ComputeTargetException
+
+_POLL_SECONDS = 0.2
 
 if TYPE_CHECKING:
     from runyard._entities import ComputeTargetInfo
@@ -63,6 +68,28 @@ class ComputeTarget:
     @property
     def workspace(self) -> Workspace:
         return self._workspace
+
+    def _await_provisioning(
+        self, show_output: bool, minutes: float, done: Callable[[ComputeTargetInfo], bool]
+    ) -> ComputeTargetInfo | None:
+        """Re-reads the target (starting the agent when it waits for one) until ``done``,
+        printing each new provisioning state; None after ``minutes`` (printed too)."""
+        out = sys.stdout
+        deadline = time.monotonic() + minutes * 60
+        shown = None
+        while True:
+            info = compute.refresh(self._workspace._services, self.name)
+            self._bind(self._workspace, info)
+            if show_output and info.provisioning_state != shown:
+                out.write(f"{info.provisioning_state}\n")
+                shown = info.provisioning_state
+            if done(info):
+                return info
+            if time.monotonic() > deadline:
+                if show_output:
+                    out.write(f"Timed out after {minutes:g} minute(s).\n")
+                return None
+            time.sleep(_POLL_SECONDS)
 
     @staticmethod
     def create(workspace: Workspace, name: str, provisioning_configuration: Any) -> Any:

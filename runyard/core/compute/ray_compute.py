@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
 from runyard._services import compute
@@ -18,7 +17,6 @@ if TYPE_CHECKING:
     from runyard.core.workspace import Workspace
 
 RAY_TYPE = compute.RAY_TYPE  # the stored compute type
-_POLL_SECONDS = 0.2
 _WAIT_MINUTES = 5
 
 
@@ -214,22 +212,14 @@ class RayCompute(ComputeTarget):
             if show_output:
                 out.write("Deleting\nSucceeded\n")
             return
-        services = self._workspace._services
-        deadline = time.monotonic() + _WAIT_MINUTES * 60
-        shown = None
-        while True:
-            info = compute.refresh(services, self.name)
-            self._bind(self._workspace, info)
-            if show_output and info.provisioning_state != shown:
-                out.write(f"{info.provisioning_state}\n")
-                shown = info.provisioning_state
-            if info.provisioning_state in compute.TERMINAL_PROVISIONING:
-                break
-            if time.monotonic() > deadline:
-                if show_output:
-                    out.write(f"Timed out after {_WAIT_MINUTES} minute(s).\n")
-                return
-            time.sleep(_POLL_SECONDS)
+        found = self._await_provisioning(
+            show_output,
+            _WAIT_MINUTES,
+            lambda i: i.provisioning_state in compute.TERMINAL_PROVISIONING,
+        )
+        if found is None:
+            return
+        info = found
         if info.provisioning_state != "Succeeded":
             raise ComputeTargetException(
                 f"Attaching Ray target {self.name!r} ended {info.provisioning_state}: "
