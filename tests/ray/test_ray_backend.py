@@ -169,7 +169,13 @@ def test_a_lost_node_retries_the_run_elsewhere_then_fails_naming_the_node(
     assert attempt["nodes"][0]["rayNodeId"] == lost
     assert details["placement"][0]["rayNodeId"] != lost  # the retry ran on another node
     assert "tried again on another node (retry 1 of max_retries=1)" in log
-    assert run.get_metrics()["step"][-30:] == list(range(30))  # the retry ran to its end
+    steps = run.get_metrics()["step"]
+    assert steps[-30:] == list(range(30))  # the retry ran to its end
+    # What the lost node's script had logged came back, but for its last moments: the node
+    # is pulled every 0.5 s (at most ~1 s of metrics lost; 2 s allowed on a loaded machine).
+    printed = _node_log(run.id).count("step ")  # the first try's log, left on its node
+    kept = len(steps) - 30
+    assert 0 < kept <= printed + 1 and printed - kept <= 20, (printed, kept)
 
     # max_retries=0: the run ends Failed, its error naming the lost node; never stuck.
     config = ScriptRunConfig(folder, "slow.py", arguments=["600"], compute_target=cluster)
