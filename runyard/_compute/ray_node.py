@@ -138,6 +138,7 @@ class RayNode:
                 RUNYARD_ROOT: runyard_root(self.root),
             }
             spec = self._spec(job, places)
+            self._note_remote(spec)
             with self._lock:
                 if self._phase == "ended":  # canceled while preparing
                     return
@@ -199,6 +200,22 @@ class RayNode:
             ranks=ranks,
             pmi=pmi,
         )
+
+    def _note_remote(self, spec: JobSpec) -> None:
+        """A node on another machine than the agent's: the job's metrics (the spool), its
+        driver log, ./outputs and ./logs come back, but what Run.get_context() asks the
+        workspace itself (reads, child runs, upload_file, register_model) needs the agent's
+        machine: the driver log says so before the script starts."""
+        workspace = spec.env.get(_jobenv.WORKSPACE_DIR, "")
+        if not workspace or os.path.isdir(workspace):
+            return
+        with open(self.dir / DRIVER_LOG, "a") as log:
+            log.write(
+                f"Runyard: WARNING: this Ray node ({_host()}) is not the agent's machine (the "
+                f"workspace {workspace} is not here). run.log, ./outputs and ./logs come back "
+                "to the run; Run.get_context()'s reads, child runs, upload_file and "
+                "register_model need the agent's machine and fail here.\n"
+            )
 
     def _fail(self, message: str) -> None:
         with open(self.dir / DRIVER_LOG, "a") as log:
