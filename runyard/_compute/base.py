@@ -108,6 +108,10 @@ class ComputeBackend(abc.ABC):
     # cluster order); False: a run holds its slot from Preparing to its end (the 'local'
     # target).
     queues_for_node: bool = True
+    # True: a run's nodes hold resources outside this agent (a Ray placement group) until
+    # released; the supervisor releases them as soon as the job has ended, not at the agent's
+    # next tick (an agent stopped right after a run would leave them held).
+    release_at_job_end: bool = False
 
     def __init__(self, name: str, config: Mapping[str, Any], state: Mapping[str, Any]) -> None:
         self.name = name

@@ -44,13 +44,14 @@ from runyard._compute.ray_node import (
     RUNYARD_ROOT,
     RayNode,
 )
+from runyard._compute.ray_relay import NAMESPACE, ensure_relay, relay_spec
 from runyard._compute.vm_sizes import vm_size
 from runyard._entities import JobRef
 from runyard.exceptions import ComputeTargetException
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "runyard"
+
 GROUP_PREFIX = "runyard-"
 REFRESH_SECONDS = 2.0  # how often the agent reads the Ray nodes
 START_TIMEOUT = 120.0  # an actor's first call: a fresh worker process on a loaded node
@@ -126,6 +127,7 @@ class RayBackend(ComputeBackend):
     """Node accounting by placement groups; jobs as actors in them."""
 
     compute_type = RAY_TYPE
+    release_at_job_end = True
 
     def __init__(self, name: str, config: Mapping[str, Any], state: Mapping[str, Any]) -> None:
         super().__init__(name, config, state)
@@ -446,6 +448,7 @@ class RayBackend(ComputeBackend):
             .remote(name)
         )
         portable, snapshot = portable_job(job)
+        portable["relay"] = self._relay(ray, job)
         try:
             where = ray.get(actor.start.remote(portable, snapshot), timeout=START_TIMEOUT)
         except Exception as exc:  # noqa: BLE001 - the actor could not start: the job did not
@@ -463,6 +466,17 @@ class RayBackend(ComputeBackend):
                   "placementGroup": group_name, "rayAddress": self.address}  # fmt: skip
         sidecar = write_sidecar(job, index, placed)
         return RayJobHandle(self.address, job.run_id, name, sidecar)
+
+    @staticmethod
+    def _relay(ray: Any, job: JobSpec) -> dict[str, str] | None:
+        """The workspace's channel relay, made on this agent's Ray node if it is not running:
+        how the job's node finds it (None for a job with no workspace)."""
+        workspace = job.env.get(_jobenv.WORKSPACE_DIR)
+        if not workspace:
+            return None
+        spec = relay_spec(workspace, ray.get_runtime_context().get_node_id())
+        ensure_relay(ray, spec)
+        return spec
 
     def reattach(self, run_id: str, ref: JobRef) -> JobHandle:
         nodes = gang.split_ref(ref)

@@ -37,6 +37,7 @@ from runyard import _jobenv
 from runyard._compute.base import JobHandle, JobSpec
 from runyard._compute.processes import LocalProcesses
 from runyard._compute.ranks import PmiServer, RankSpec
+from runyard._compute.ray_relay import NodeChannel
 
 NODE_DIR_VARIABLE = "RUNYARD_NODE_DIR"  # where a Ray node keeps its jobs and environments
 JOB, PYTHON, ALIAS, RUNYARD_ROOT = "{JOB}", "{PYTHON}", "{ALIAS}", "{RUNYARD_ROOT}"
@@ -57,11 +58,15 @@ def node_root() -> Path:
 
 
 def _ray_node_id() -> str | None:
-    try:  # late: only inside a Ray worker, where ray is loaded already
-        import ray
-
+    """The Ray node this process runs on, inside a Ray worker; None elsewhere. Never
+    starts Ray: its runtime context would start a local cluster (and turn on token auth
+    for every later `ray start` of the machine, writing ~/.ray/auth_token)."""
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return None
+    try:
         return str(ray.get_runtime_context().get_node_id())
-    except Exception:  # noqa: BLE001 - outside Ray (tests of this module): no id
+    except Exception:  # noqa: BLE001 - a worker shutting down: no id
         return None
 
 
@@ -106,6 +111,7 @@ class RayNode:
         self._error: str | None = None
         self._started = threading.Event()
         self._sent: dict[str, tuple[int, int]] = {}  # tree file -> (size, mtime_ns) sent
+        self._channel: NodeChannel | None = None  # the job's way to its workspace
 
     # ---- start ---------------------------------------------------------------------------
     def start(self, job: Mapping[str, Any], snapshot: bytes) -> dict[str, Any]:
@@ -179,6 +185,8 @@ class RayNode:
         for name in job.get("unset", ()):
             env.pop(name, None)
         env.update({k: sub(v) for k, v in job["env"].items()})
+        if job.get("relay"):  # the workspace through Ray, wherever this node is
+            env.update(self._node_channel(job["relay"]).environment())
         ranks = tuple(
             RankSpec(
                 rank=int(r["rank"]),
@@ -201,20 +209,28 @@ class RayNode:
             pmi=pmi,
         )
 
+    def _node_channel(self, relay: Mapping[str, str]) -> NodeChannel:
+        if self._channel is None:
+            # late: inside a Ray worker, where ray is loaded already
+            import ray
+
+            self._channel = NodeChannel(ray, relay)
+        return self._channel
+
     def _note_remote(self, spec: JobSpec) -> None:
-        """A node on another machine than the agent's: the job's metrics (the spool), its
-        driver log, ./outputs and ./logs come back, but what Run.get_context() asks the
-        workspace itself (reads, child runs, upload_file, register_model) needs the agent's
-        machine: the driver log says so before the script starts."""
+        """A node on another machine than the agent's: the job's metrics, files and requests
+        reach the workspace through Ray (ray_relay.py), but files of the workspace read by
+        their path (datastores, datasets the script opens itself) are not here; the driver
+        log says so before the script starts."""
         workspace = spec.env.get(_jobenv.WORKSPACE_DIR, "")
         if not workspace or os.path.isdir(workspace):
             return
         with open(self.dir / DRIVER_LOG, "a") as log:
             log.write(
                 f"Runyard: WARNING: this Ray node ({_host()}) is not the agent's machine (the "
-                f"workspace {workspace} is not here). run.log, ./outputs and ./logs come back "
-                "to the run; Run.get_context()'s reads, child runs, upload_file and "
-                "register_model need the agent's machine and fail here.\n"
+                f"workspace {workspace} is not here). The run's metrics, files and requests "
+                "reach it through Ray; a script that reads datastore or dataset files by "
+                "their path itself (not as the run's inputs) finds nothing here.\n"
             )
 
     def _fail(self, message: str) -> None:
@@ -302,6 +318,8 @@ class RayNode:
             handle = self._handle
         if handle is not None:
             handle.cancel(force=True)
+        if self._channel is not None:
+            self._channel.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

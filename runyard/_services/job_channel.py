@@ -30,13 +30,24 @@ import logging
 import os
 import secrets
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runyard._channel_wire import ADDRESS_FILE as ADDRESS_FILE
+from runyard._channel_wire import ADDRESS_VARIABLE as ADDRESS_VARIABLE
+from runyard._channel_wire import KEY_BYTES, ChannelClient, parse_key, read_address
+from runyard._channel_wire import KEY_FILE as KEY_FILE
+from runyard._channel_wire import KEY_VARIABLE as KEY_VARIABLE
+from runyard._channel_wire import ChannelUnavailable as ChannelUnavailable
 from runyard._config import WorkspaceLayout, private_opener
+from runyard._jobenv import ARTIFACTS_CHANNEL, ARTIFACTS_VARIABLE
+from runyard._store.artifacts import ArtifactStore
 from runyard.exceptions import RunyardError
+
+# Requests for the artifact store: "artifacts.<method>" (files as bytes).
+ARTIFACTS_PREFIX = "artifacts."
+ARTIFACT_METHODS = frozenset({"put_bytes", "read_bytes", "exists", "list", "copy", "delete_prefix"})
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection, Listener
@@ -47,16 +58,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ADDRESS_VARIABLE = "RUNYARD_CHANNEL"
-KEY_VARIABLE = "RUNYARD_CHANNEL_KEY"
-ADDRESS_FILE = "channel.json"
-KEY_FILE = "channel.key"
-RECONNECT_SECONDS = 120.0  # how long a job waits for an agent to (re)appear
-_KEY_BYTES = 32
-
-
-class ChannelUnavailable(RunyardError):
-    """The job could not reach its workspace's agent."""
+_KEY_BYTES = KEY_BYTES
 
 
 # ---- the key and the address ------------------------------------------------------------
@@ -80,18 +82,7 @@ def channel_key(layout: WorkspaceLayout) -> bytes:
     return key
 
 
-def _parse_key(path: Path, text: str) -> bytes:
-    try:
-        key = bytes.fromhex(text.strip())
-    except ValueError:
-        key = b""
-    if len(key) != _KEY_BYTES:
-        raise ChannelUnavailable(
-            f"The job channel's key {path} is damaged (not {_KEY_BYTES} bytes in hex). Stop "
-            "the agent (`runyard agent stop`), delete the file and start it again: a new key "
-            "is made."
-        )
-    return key
+_parse_key = parse_key
 
 
 def _write_address(layout: WorkspaceLayout, address: tuple[str, int]) -> None:
@@ -102,30 +93,7 @@ def _write_address(layout: WorkspaceLayout, address: tuple[str, int]) -> None:
     os.replace(tmp, path)
 
 
-def _read_address(workspace_dir: Path, environ: Mapping[str, str]) -> tuple[str, int] | None:
-    given = environ.get(ADDRESS_VARIABLE)
-    if given:
-        host, _, port = given.rpartition(":")
-        return host, int(port)
-    try:
-        found = json.loads((workspace_dir / "agent" / ADDRESS_FILE).read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    return str(found["host"]), int(found["port"])
-
-
-def _read_key(workspace_dir: Path, environ: Mapping[str, str]) -> bytes:
-    given = environ.get(KEY_VARIABLE)
-    if given:
-        return bytes.fromhex(given)
-    path = workspace_dir / "agent" / KEY_FILE
-    try:
-        return _parse_key(path, path.read_text())
-    except FileNotFoundError:
-        raise ChannelUnavailable(
-            f"The job cannot reach its workspace: {path} does not exist (no agent ever served "
-            f"this workspace), and {KEY_VARIABLE} is not set."
-        ) from None
+_read_address = read_address  # tests read the agent's address as a job does
 
 
 # ---- the agent's side ---------------------------------------------------------------------
@@ -192,6 +160,11 @@ class ChannelServer:
     def _answer(self, request: Any) -> tuple[str, Any]:
         try:
             method, args, kwargs = request
+            if method.startswith(ARTIFACTS_PREFIX):
+                name = method[len(ARTIFACTS_PREFIX) :]
+                if name not in ARTIFACT_METHODS:
+                    raise ChannelUnavailable(f"The job channel has no method {method!r}.")
+                return "ok", getattr(self.services.artifacts, name)(*args, **kwargs)
             if method not in self._methods:
                 raise ChannelUnavailable(f"The job channel has no method {method!r}.")
             return "ok", getattr(self.services.store, method)(*args, **kwargs)
@@ -223,9 +196,7 @@ class ChannelStore:
     """The metadata store as a job sees it: every method call is a request to the agent."""
 
     def __init__(self, workspace_dir: Path, environ: Mapping[str, str] | None = None) -> None:
-        self._workspace_dir = Path(workspace_dir)
-        self._environ = dict(os.environ if environ is None else environ)
-        self._conn: Connection | None = None
+        self._client = ChannelClient(workspace_dir, os.environ if environ is None else environ)
         self._lock = threading.Lock()
 
     def __getattr__(self, method: str) -> Callable[..., Any]:
@@ -240,47 +211,67 @@ class ChannelStore:
 
     def close(self) -> None:
         with self._lock:
-            self._drop()
+            self._client.close()
 
     def _call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         with self._lock:
-            deadline = time.monotonic() + RECONNECT_SECONDS
-            while True:
-                try:
-                    conn = self._connect()
-                    conn.send((method, args, kwargs))
-                    outcome, value = conn.recv()
-                    break
-                except (OSError, EOFError) as exc:
-                    # The agent went away (killed, replaced): a new one writes its address.
-                    self._drop()
-                    if time.monotonic() > deadline:
-                        raise ChannelUnavailable(
-                            f"The job could not reach its workspace's agent for "
-                            f"{RECONNECT_SECONDS:.0f} s ({exc}). Check it with `runyard agent "
-                            "status`; the run's metrics are kept in its spool meanwhile."
-                        ) from None
-                    time.sleep(0.2)
+            outcome, value = self._client.exchange((method, args, kwargs))
         if outcome == "error":
             raise value
         return value
 
-    def _connect(self) -> Connection:
-        if self._conn is None:
-            # late: job side; only a job that asks something pays for it
-            from multiprocessing.connection import Client
 
-            address = _read_address(self._workspace_dir, self._environ)
-            if address is None:
-                raise FileNotFoundError(self._workspace_dir / "agent" / ADDRESS_FILE)
-            self._conn = Client(address, authkey=_read_key(self._workspace_dir, self._environ))
-        return self._conn
+class ChannelArtifactStore(ArtifactStore):
+    """The artifact store as a job on another machine sees it (``RUNYARD_ARTIFACTS=channel``,
+    a Ray node): every call is a request to the agent, files travel as bytes."""
 
-    def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(OSError):
-                conn.close()
+    def __init__(self, store: ChannelStore) -> None:
+        self._store = store
+
+    def _ask(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._store._call(f"{ARTIFACTS_PREFIX}{method}", args, kwargs)
+
+    def put_file(self, key: str, src: Path, *, overwrite: bool = True) -> None:
+        self.put_bytes(key, Path(src).read_bytes(), overwrite=overwrite)
+
+    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> None:
+        self._ask("put_bytes", key, data, overwrite=overwrite)
+
+    def get_file(self, key: str, dest: Path) -> None:
+        data = self.read_bytes(key)
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
+        Path(dest).write_bytes(data)
+
+    def read_bytes(self, key: str) -> bytes:
+        data: bytes = self._ask("read_bytes", key)
+        return data
+
+    def exists(self, key: str) -> bool:
+        return bool(self._ask("exists", key))
+
+    def list(self, prefix: str) -> list[str]:
+        return list(self._ask("list", prefix))
+
+    def copy(self, src_key: str, dst_key: str) -> None:
+        self._ask("copy", src_key, dst_key)
+
+    def delete_prefix(self, prefix: str) -> None:
+        self._ask("delete_prefix", prefix)
+
+    def local_path(self, key: str) -> Path | None:
+        return None  # not on this machine
+
+
+def job_artifact_store(layout: WorkspaceLayout, environ: Mapping[str, str] | None = None) -> Any:
+    """The artifact store a job uses: the workspace's folder, or the channel on a node of
+    another machine (``RUNYARD_ARTIFACTS=channel``)."""
+    # late: job side; the artifact store is needed only once a script asks for files
+    from runyard._store import open_artifact_store
+
+    env = os.environ if environ is None else environ
+    if env.get(ARTIFACTS_VARIABLE) == ARTIFACTS_CHANNEL:
+        return ChannelArtifactStore(ChannelStore(layout.root, env))
+    return open_artifact_store(layout.artifacts_dir)
 
 
 def channel_services(layout: WorkspaceLayout, settings: Settings) -> Services:
@@ -288,12 +279,8 @@ def channel_services(layout: WorkspaceLayout, settings: Settings) -> Services:
     # late: job side; the artifact store and the Services bundle are needed only once a
     # script asks for something beyond logging
     from runyard._services import Services
-    from runyard._store import open_artifact_store
 
     store: Store = ChannelStore(layout.root)  # type: ignore[assignment]
     return Services(
-        layout=layout,
-        settings=settings,
-        store=store,
-        artifacts=open_artifact_store(layout.artifacts_dir),
+        layout=layout, settings=settings, store=store, artifacts=job_artifact_store(layout)
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runyard._artifact_names import check_artifact_name
-from runyard._store import open_artifact_store
+from runyard._services.job_channel import job_artifact_store
 from runyard.exceptions import ArtifactExists, ArtifactNotFound, UserErrorException
 
 if TYPE_CHECKING:
@@ -40,8 +40,9 @@ class ArtifactsOnly:
 
 
 def job_artifacts(layout: WorkspaceLayout) -> ArtifactsOnly:
-    """The workspace's artifact store for a job process (opens no database)."""
-    return ArtifactsOnly(open_artifact_store(layout.artifacts_dir))
+    """The workspace's artifact store for a job process (opens no database): its folder,
+    or the job channel on a node of another machine."""
+    return ArtifactsOnly(job_artifact_store(layout))
 
 
 @dataclass(frozen=True, slots=True)

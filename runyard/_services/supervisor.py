@@ -223,6 +223,15 @@ class Supervisor(threading.Thread):
         if not self._retried(info, workdir, handle, python):
             self._finish(info, workdir, handle, code)
 
+    def _release_nodes(self, info: RunInfo) -> None:
+        node_id = info.runtime.node_id
+        if not node_id or not self.backend.release_at_job_end:
+            return
+        try:
+            self.backend.release_node(node_id, time.time())
+        except Exception as exc:  # the agent's tick releases them later
+            log.warning("run %s: its nodes were not released yet: %s", self.run_id, exc)
+
     def _retried(self, info: RunInfo, workdir: Path, handle: JobHandle, python: str) -> bool:
         """The job's node was lost under it (not a cancel, not this agent stopping): True
         once the run is Queued again for another node, its attempt recorded, what it
@@ -412,6 +421,7 @@ class Supervisor(threading.Thread):
 
     def _finish(self, info: RunInfo, workdir: Path, handle: JobHandle, code: int | None) -> None:
         handle.cancel(force=True)  # stray children of the job die with it
+        self._release_nodes(info)
         if code is None:
             code = -9  # it vanished: treat it as killed
         # Kept so that a next agent can finish this run by its exit code if we die now.

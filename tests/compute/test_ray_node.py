@@ -1,6 +1,6 @@
 """The Ray node actor's class as a plain object (Ray runs the same code in an actor): a job
 sent to a node that is not the agent's machine starts with a warning in its driver log that
-names what does not work there; on the agent's machine it starts without one."""
+names what it cannot reach there; on the agent's machine it starts without one."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_a_node_without_the_workspace_warns_what_needs_the_agents_machine(
     log = _run_on_node(_job(tmp_path, tmp_path / "elsewhere" / "ws"), "run-1-0")
     assert "trained" in log
     assert "WARNING: this Ray node" in log and "is not the agent's machine" in log
-    assert "upload_file" in log and str(tmp_path / "elsewhere" / "ws") in log
+    assert "datastore or dataset files" in log and str(tmp_path / "elsewhere" / "ws") in log
 
 
 def test_a_node_on_the_agents_machine_starts_without_a_warning(
@@ -66,3 +66,14 @@ def test_a_node_on_the_agents_machine_starts_without_a_warning(
     workspace.mkdir()
     log = _run_on_node(_job(tmp_path, workspace), "run-1-0")
     assert "trained" in log and "WARNING" not in log
+
+
+def test_a_node_outside_ray_never_starts_ray(tmp_path: Path, node_dir: Path) -> None:
+    """Ray's runtime context, asked outside a worker, would start a local cluster and turn
+    on token auth for the machine's later clusters (~/.ray/auth_token)."""
+    token = Path.home() / ".ray" / "auth_token"
+    before = token.exists()
+    _run_on_node(_job(tmp_path, tmp_path), "run-1-0")
+    ray = sys.modules.get("ray")
+    assert ray is None or not ray.is_initialized()
+    assert token.exists() == before

@@ -8,6 +8,8 @@ This folder has no __init__.py on purpose: as a package it would be importable a
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -51,7 +53,12 @@ def ray_cluster(uv_cache_dir: Path) -> Iterator[RayCluster]:
     try:
         yield cluster
     finally:
+        nodes = [cluster.head_node_id, *(w.node_id for w in cluster.workers)]
         cluster.stop()
+        # What the session's Ray nodes kept on this machine (ray_node.node_root): their jobs'
+        # folders and environment caches; node ids are new in every session.
+        for node_id in filter(None, nodes):
+            shutil.rmtree(Path(tempfile.gettempdir(), "runyard-ray", node_id[:12]), True)
 
 
 @pytest.fixture(scope="session")

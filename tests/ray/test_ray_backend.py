@@ -191,3 +191,53 @@ def test_a_lost_node_retries_the_run_elsewhere_then_fails_naming_the_node(
     assert error["code"] == "NodeLost" and f"Ray node {lost}" in error["message"]
     assert "max_retries=0" in error["message"] and len(details["attempts"]) == 1
     assert f"ray status --address {on_ray.address}" in error["message"]
+
+
+CHANNEL = """
+import json, os
+from azureml.core import Run
+run = Run.get_context()
+run.log("acc", 0.5)
+run.tag("stage", "ray")
+with open("note.txt", "w") as f:
+    f.write("hello from the node")
+run.upload_file("uploaded/note.txt", "note.txt")
+print("files", sorted(run.get_file_names()), flush=True)
+child = run.child_run(name="child")
+child.log("c", 1)
+child.complete()
+print("children", len(list(run.get_children())), flush=True)
+print("acc read back", run.get_metrics()["acc"], flush=True)
+run.register_model("note-model", model_path="uploaded/note.txt")
+agent_dir = os.path.join(os.environ["RUNYARD_WORKSPACE_DIR"], "agent")
+agent_port = json.load(open(os.path.join(agent_dir, "channel.json")))["port"]
+port = int(os.environ["RUNYARD_CHANNEL"].rpartition(":")[2])
+print("through the node's channel", port != agent_port, os.environ["RUNYARD_ARTIFACTS"],
+      flush=True)
+"""
+
+
+def test_a_ray_job_reaches_its_workspace_through_ray_not_its_files(
+    on_ray, ws, services, source, driver_log
+) -> None:
+    """Store requests and artifact files of Run.get_context() go from the node's own
+    loopback channel through the workspace's relay actor to the agent (so a node on another
+    machine is served the same); here the test can see both ends."""
+    from runyard.core import Model
+
+    cluster = _cluster(ws, "ray-chan")
+    run = Experiment(ws, "chan").submit(
+        ScriptRunConfig(source(**{"chan.py": CHANNEL}), "chan.py", compute_target=cluster)
+    )
+    details = run.wait_for_completion()
+    log = driver_log(services, run.id)
+    assert details["status"] == "Completed", log
+    assert "through the node's channel True channel" in log
+    assert "uploaded/note.txt" in log and "children 1" in log
+    assert "acc read back 0.5" in log
+    run.download_file("uploaded/note.txt", output_file_path=str(services.layout.root / "n"))
+    assert (services.layout.root / "n").read_text() == "hello from the node"
+    assert run.get_tags()["stage"] == "ray"
+    (child,) = list(run.get_children())
+    assert child.get_metrics()["c"] == 1
+    assert Model(ws, "note-model").run_id == run.id
