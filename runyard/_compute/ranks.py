@@ -260,13 +260,19 @@ def spool_of_rank(spool: str, rank: int) -> str:
 
 def free_ports(host: str, count: int) -> list[int]:
     """``count`` distinct ports nothing listens on at ``host`` now (not pure: it asks the OS;
-    a port may be taken again before its user binds it, as with torchrun's own choice)."""
+    a port may be taken again before its user binds it, as with torchrun's own choice).
+    A ``host`` of another machine (a Ray node) cannot be asked from here: the ports are then
+    ones free on this machine, taken from the OS's ephemeral range, likely free there too."""
     socks: list[socket.socket] = []
     try:
         for _ in range(count):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             socks.append(sock)
-            sock.bind((host, 0))
+            try:
+                sock.bind((host, 0))
+            except OSError:  # not an address of this machine
+                host = "127.0.0.1"
+                sock.bind((host, 0))
         return [s.getsockname()[1] for s in socks]
     finally:
         for sock in socks:

@@ -122,3 +122,13 @@ def test_a_failing_rank_fails_the_run_naming_it_and_stops_the_others(ws, service
         " Last lines of azureml-logs/70_driver_log_2.txt:\nrank 2 gives up"
     ), message
     assert "waiting" in _rank_log(services, run.id, 0)  # it ran, and was stopped
+
+
+def test_free_ports_for_a_node_of_another_machine_are_picked_here() -> None:
+    """A Ray node's address is not one of this machine's (192.0.2.1: TEST-NET, never
+    assigned): the ports come from this machine's free ones instead of an error."""
+    from runyard._compute.ranks import free_ports
+
+    ports = free_ports("192.0.2.1", 3)
+    assert len(set(ports)) == 3 and all(1024 < p < 65536 for p in ports)
+    assert len(set(free_ports("127.0.0.1", 2))) == 2
