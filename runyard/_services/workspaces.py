@@ -67,9 +67,14 @@ def layout_for(settings: Settings, name: str) -> WorkspaceLayout:
     return WorkspaceLayout(settings.workspace_root(name))
 
 
-def read_identity(layout: WorkspaceLayout) -> WorkspaceIdentity | None:
+def _load_workspace_json(layout: WorkspaceLayout) -> Any:
+    """workspace.json's content, or None when there is none.
+
+    Raises:
+        UserErrorException: the file cannot be read or is not JSON.
+    """
     try:
-        data = json.loads(layout.workspace_json.read_text())
+        return json.loads(layout.workspace_json.read_text())
     except FileNotFoundError:
         return None
     except (OSError, json.JSONDecodeError) as exc:
@@ -77,6 +82,12 @@ def read_identity(layout: WorkspaceLayout) -> WorkspaceIdentity | None:
             f"Workspace file {layout.workspace_json} cannot be read ({exc}); fix or delete "
             "it, then create the workspace again with `runyard workspace create`."
         ) from None
+
+
+def read_identity(layout: WorkspaceLayout) -> WorkspaceIdentity | None:
+    data = _load_workspace_json(layout)
+    if data is None:
+        return None
     return WorkspaceIdentity(
         name=data["name"],
         subscription_id=data.get("subscription_id") or DEFAULT_SUBSCRIPTION,
@@ -204,18 +215,12 @@ def ray_address(layout: WorkspaceLayout) -> tuple[str, str | None]:
 
 def _read_workspace_json(layout: WorkspaceLayout) -> dict[str, Any]:
     path = layout.workspace_json
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
+    data = _load_workspace_json(layout)
+    if data is None:
         raise UserErrorException(
             f"No workspace at {layout.root} ({path.name} is missing); create it with "
             f"`runyard workspace create {layout.root.name}`."
-        ) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserErrorException(
-            f"Workspace file {path} cannot be read ({exc}); fix or delete it, then create the "
-            "workspace again with `runyard workspace create`."
-        ) from None
+        )
     if not isinstance(data, dict):
         raise UserErrorException(
             f"Workspace file {path} does not hold a JSON object; fix or delete it, then "
@@ -228,16 +233,27 @@ def _replace_json(target: Path, data: dict[str, Any]) -> None:
     """Replaces target with data in one rename: readers see the old file or the new one.
     Two writers at once: the last one wins, and both keep the identity they read (it never
     changes after create)."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".workspace-", suffix=".json")
+    tmp = _written_aside(target, data, durable=True)
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _written_aside(target: Path, data: dict[str, Any], *, durable: bool = False) -> str:
+    """A new temporary file beside ``target`` holding ``data`` (fsynced when ``durable``)."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".workspace-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
 
 
 def _identity_dict(identity: WorkspaceIdentity) -> dict[str, Any]:
@@ -258,17 +274,14 @@ def _publish_json(target: Path, data: dict[str, Any]) -> bool:
 
     os.link refuses an existing target, so readers never see a half-written file and two
     creators never both win."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".workspace-", suffix=".json")
+    tmp = _written_aside(target, data)
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-        try:
-            os.link(tmp, target)
-        except FileExistsError:
-            return False
-        return True
+        os.link(tmp, target)
+    except FileExistsError:
+        return False
     finally:
         os.unlink(tmp)
+    return True
 
 
 # ---- config.json ----------------------------------------------------------------------
