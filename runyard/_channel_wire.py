@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from runyard.exceptions import RunyardError
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
+    from multiprocessing.connection import Connection, Listener
 
 ADDRESS_VARIABLE = "RUNYARD_CHANNEL"  # host:port, overrides the address file
 KEY_VARIABLE = "RUNYARD_CHANNEL_KEY"  # hex, overrides the key file
@@ -122,3 +123,35 @@ class ChannelClient:
         if conn is not None:
             with contextlib.suppress(OSError):
                 conn.close()
+
+
+class ServedListener:
+    """A listener whose connections are each served on a thread of their own (the agent's
+    channel server, a Ray node's channel): subclasses set ``_listener`` and ``_serve``."""
+
+    def __init__(self) -> None:
+        self._listener: Listener | None = None
+
+    def _serve(self, conn: Connection) -> None:
+        raise NotImplementedError
+
+    def _start_accepting(self, name: str) -> None:
+        threading.Thread(target=self._accept, args=(name,), name=name, daemon=True).start()
+
+    def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.close()
+
+    def _accept(self, name: str) -> None:
+        while self._listener is not None:
+            try:
+                conn = self._listener.accept()
+            except OSError:
+                return  # closed
+            except Exception:  # noqa: BLE001 - a peer without the key (authkey listeners)
+                continue
+            threading.Thread(
+                target=self._serve, args=(conn,), name=f"{name}-conn", daemon=True
+            ).start()

@@ -30,10 +30,11 @@ from runyard._channel_wire import (
     KEY_VARIABLE,
     ChannelClient,
     ChannelUnavailable,
+    ServedListener,
 )
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection, Listener
+    from multiprocessing.connection import Connection
 
 RELAY_PREFIX = "runyard-channel-"
 RELAY_CALL_TIMEOUT = 600.0  # s for one request through the relay (a large file, a busy agent)
@@ -95,7 +96,7 @@ class ChannelRelay:
         os._exit(0)  # Ray sees the actor gone and frees its name
 
 
-class NodeChannel:
+class NodeChannel(ServedListener):
     """The job's end on its node: serves ``RUNYARD_CHANNEL`` on loopback, answers through
     the relay ``relay`` (a Ray actor handle)."""
 
@@ -103,12 +104,13 @@ class NodeChannel:
         # late: only a node actor serves; multiprocessing.connection loads here
         from multiprocessing.connection import Listener
 
+        super().__init__()
         self._ray, self._spec = ray, dict(relay)
         self._relay: Any = None
         self._relay_lock = threading.Lock()
         self.key = secrets.token_bytes(KEY_BYTES)
-        self._listener: Listener | None = Listener(("127.0.0.1", 0), authkey=self.key)
-        threading.Thread(target=self._accept, name="node-channel", daemon=True).start()
+        self._listener = Listener(("127.0.0.1", 0), authkey=self.key)
+        self._start_accepting("node-channel")
 
     def environment(self) -> dict[str, str]:
         """What the job's processes need to reach their workspace through this node."""
@@ -119,22 +121,6 @@ class NodeChannel:
             KEY_VARIABLE: self.key.hex(),
             _jobenv.ARTIFACTS_VARIABLE: _jobenv.ARTIFACTS_CHANNEL,
         }
-
-    def close(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            with contextlib.suppress(OSError):
-                listener.close()
-
-    def _accept(self) -> None:
-        while self._listener is not None:
-            try:
-                conn = self._listener.accept()
-            except OSError:
-                return  # closed
-            except Exception:  # noqa: BLE001 - a peer without the key: refuse it
-                continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: Connection) -> None:
         with contextlib.closing(conn):

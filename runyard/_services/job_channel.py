@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from runyard._channel_wire import ADDRESS_FILE as ADDRESS_FILE
 from runyard._channel_wire import ADDRESS_VARIABLE as ADDRESS_VARIABLE
-from runyard._channel_wire import KEY_BYTES, ChannelClient, parse_key, read_address
+from runyard._channel_wire import KEY_BYTES, ChannelClient, ServedListener, parse_key
 from runyard._channel_wire import KEY_FILE as KEY_FILE
 from runyard._channel_wire import KEY_VARIABLE as KEY_VARIABLE
 from runyard._channel_wire import ChannelUnavailable as ChannelUnavailable
@@ -50,15 +50,13 @@ ARTIFACTS_PREFIX = "artifacts."
 ARTIFACT_METHODS = frozenset({"put_bytes", "read_bytes", "exists", "list", "copy", "delete_prefix"})
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection, Listener
+    from multiprocessing.connection import Connection
 
     from runyard._config import Settings
     from runyard._services import Services
     from runyard._store.base import Store
 
 log = logging.getLogger(__name__)
-
-_KEY_BYTES = KEY_BYTES
 
 
 # ---- the key and the address ------------------------------------------------------------
@@ -67,22 +65,19 @@ def channel_key(layout: WorkspaceLayout) -> bytes:
     whole or not at all (written aside, then linked into place)."""
     path = layout.agent_dir / KEY_FILE
     with contextlib.suppress(FileNotFoundError):
-        return _parse_key(path, path.read_text())
+        return parse_key(path, path.read_text())
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(_KEY_BYTES)
+    key = secrets.token_bytes(KEY_BYTES)
     tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}")
     with open(tmp, "w", opener=private_opener) as f:
         f.write(key.hex())
     try:
         os.link(tmp, path)
     except FileExistsError:  # another agent made it at the same moment
-        return _parse_key(path, path.read_text())
+        return parse_key(path, path.read_text())
     finally:
         tmp.unlink()
     return key
-
-
-_parse_key = parse_key
 
 
 def _write_address(layout: WorkspaceLayout, address: tuple[str, int]) -> None:
@@ -93,19 +88,15 @@ def _write_address(layout: WorkspaceLayout, address: tuple[str, int]) -> None:
     os.replace(tmp, path)
 
 
-_read_address = read_address  # tests read the agent's address as a job does
-
-
 # ---- the agent's side ---------------------------------------------------------------------
-class ChannelServer:
+class ChannelServer(ServedListener):
     """Serves the workspace's store to its jobs: one thread per connected job process."""
 
     def __init__(self, services: Services, host: str = "127.0.0.1") -> None:
+        super().__init__()
         self.services = services
         self._key = channel_key(services.layout)
         self._host = host
-        self._listener: Listener | None = None
-        self._thread: threading.Thread | None = None
         self._methods = _store_methods()
 
     @property
@@ -120,24 +111,10 @@ class ChannelServer:
 
         self._listener = Listener((self._host, 0), backlog=64)
         _write_address(self.services.layout, self.address)
-        self._thread = threading.Thread(target=self._accept, name="job-channel", daemon=True)
-        self._thread.start()
+        self._start_accepting("job-channel")
 
     def stop(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            with contextlib.suppress(OSError):
-                listener.close()
-
-    def _accept(self) -> None:
-        while self._listener is not None:
-            try:
-                conn = self._listener.accept()
-            except OSError:
-                return  # closed
-            threading.Thread(
-                target=self._serve, args=(conn,), name="job-channel-conn", daemon=True
-            ).start()
+        self.close()
 
     def _serve(self, conn: Connection) -> None:
         # late: as in start()

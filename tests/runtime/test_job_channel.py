@@ -101,7 +101,8 @@ def test_create_children_refuses_what_v1_refuses(ws):
 def test_the_channel_serves_only_holders_of_the_workspace_key(ws, services, source):
     from multiprocessing.connection import AuthenticationError, Client
 
-    from runyard._services.job_channel import ChannelStore, ChannelUnavailable, _read_address
+    from runyard._channel_wire import read_address
+    from runyard._services.job_channel import ChannelStore, ChannelUnavailable
 
     src = source(**{"wait.py": "import os, time\nwhile not os.path.exists('go'): time.sleep(0.05)"})
     run = Experiment(ws, "chan").submit(ScriptRunConfig(src, "wait.py"))
@@ -109,7 +110,7 @@ def test_the_channel_serves_only_holders_of_the_workspace_key(ws, services, sour
     try:
         address = None
         while address is None:  # the agent writes its address when it starts
-            address = _read_address(root, {})
+            address = read_address(root, {})
         with pytest.raises(AuthenticationError):
             Client(address, authkey=b"not the key")
         # The key holder is served, and a method the store has not is refused by name.
