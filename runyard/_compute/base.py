@@ -29,6 +29,10 @@ from typing import Any
 from runyard._compute.ranks import PmiServer, RankSpec
 from runyard._entities import JobRef
 
+# The most tries of one run (its first and its retries after lost nodes): a backend names
+# each try's processes apart (Ray's actors), and max_retries is checked against it.
+MAX_ATTEMPTS = 6
+
 
 @dataclass(frozen=True, slots=True)
 class Placement:
@@ -59,7 +63,7 @@ class JobSpec:
     # The run's environment definition (as built), for a backend whose nodes build it in
     # their own cache (Ray); None when the job runs with the agent's interpreter.
     environment: Mapping[str, Any] | None = None
-    # 0 for the run's first try; n for its n-th retry after its node was lost.
+    # 0 for the run's first try; n for its n-th retry after its node was lost (< MAX_ATTEMPTS).
     attempt: int = 0
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from runyard import _jobenv
 from runyard._compute import gang
-from runyard._compute.base import ComputeBackend, JobHandle, JobSpec, Placement
+from runyard._compute.base import MAX_ATTEMPTS, ComputeBackend, JobHandle, JobSpec, Placement
 from runyard._compute.ray_config import RAY_TYPE, check_reachable, unreachable_message
 from runyard._compute.ray_node import (
     ALIAS,
@@ -59,7 +59,6 @@ RELEASED = "released"  # the handle let its ended job's actor go
 CALL_SLACK = 30.0  # beyond a call's own wait, before it counts as lost
 GiB = 1024**3
 WAITING = "WAITING"  # a run queued before its placement group was made
-MAX_ATTEMPTS = 6  # a run's first try and up to 5 retries (max_retries is checked at submit)
 
 _lock = threading.RLock()
 _connected: str | None = None

@@ -8,11 +8,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from runyard._compute.base import MAX_ATTEMPTS
 from runyard._entities import ErrorCode, RunError
 from runyard.exceptions import UserErrorException
 
 DEFAULT_MAX_RETRIES = 1
-MAX_RETRIES_LIMIT = 5  # RayBackend names each try's actors (MAX_ATTEMPTS = this + 1)
+MAX_RETRIES_LIMIT = MAX_ATTEMPTS - 1  # backends name each try's processes apart
 DEFINITION_KEY = "maxRetries"
 
 
